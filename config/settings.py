@@ -1,0 +1,242 @@
+"""One env-driven settings module (django-environ).
+
+Every variable is listed, with its meaning, in `.env.example`. Values are read once, here; nothing
+else in the project reads the environment. Bad values fail at start-up with a message that names
+the variable, never with a silent default.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import environ
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DEBUG", default=False)
+
+# Where the application keeps its own files: the SQLite database, development keys, the
+# published MARC files of every job and imported uploads.
+DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
+PUBLISH_DIR = Path(env.str("PUBLISH_DIR", default=str(DATA_DIR / "published"))).resolve()
+UPLOAD_DIR = Path(env.str("UPLOAD_DIR", default=str(DATA_DIR / "uploads"))).resolve()
+
+
+def _development_secret(name: str, make) -> str:
+    """Read a development secret from DATA_DIR, creating it on first use.
+
+    Only used with DEBUG on: a production deployment must pass its secrets explicitly.
+    """
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    path = DATA_DIR / name
+    if not path.exists():
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set it in the environment or in .env (see .env.example); "
+            "only DEBUG=true generates a development key by itself."
+        )
+    SECRET_KEY = _development_secret("secret_key", lambda: secrets.token_urlsafe(50))
+
+# Fernet keys for secrets stored in the database (S/FTP passwords, private keys, passphrases).
+# Comma-separated; the first key encrypts, all keys decrypt, so a new key can be put in front
+# and `manage.py rotate_secrets` re-encrypts every stored secret with it.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+if not FIELD_ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS is not set. Generate a key with `python -c 'from "
+            "cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`."
+        )
+    FIELD_ENCRYPTION_KEYS = [
+        _development_secret("field_encryption_key", lambda: Fernet.generate_key().decode())
+    ]
+for _key in FIELD_ENCRYPTION_KEYS:
+    try:
+        Fernet(_key)
+    except (ValueError, TypeError) as exc:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS holds a value that is not a Fernet key"
+        ) from exc
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_q",
+    "audit",
+    "records",
+    "ftp",
+    "profiles",
+    "datasync",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The django-q2 ORM broker and the web server write to the same file: WAL lets readers go on
+    # while one writer works, IMMEDIATE takes the write lock at BEGIN so two writers queue
+    # instead of failing half-way with "database is locked", and the timeout is how long they queue.
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+# The institution's time zone: schedules fire and job times are shown in it (Alma's
+# "institution Timezone parameter").
+TIME_ZONE = env.str("TIME_ZONE", default="America/New_York")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(DATA_DIR / "static"))).resolve()
+
+LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "admin:index"
+
+# Uploaded MARC files can be large; they are streamed to disk, never held in memory.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_TEMP_DIR = None
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
+    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="alma-publishing@localhost")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+
+# The 4-digit institution suffix that ends every MMS ID minted here (Alma: 99...<suffix>).
+INSTITUTION_CODE = env.str("INSTITUTION_CODE", default="4701")
+if not (len(INSTITUTION_CODE) == 4 and INSTITUTION_CODE.isdigit()):
+    raise ImproperlyConfigured("INSTITUTION_CODE must be exactly four digits, e.g. 4701")
+
+# Management tag given to records that arrive without one ("Export to WorldCat").
+DEFAULT_EXPORT_TAG = env.str("DEFAULT_EXPORT_TAG", default="publish_bib")
+if DEFAULT_EXPORT_TAG not in {"publish_bib", "holdings_only", "dont_publish"}:
+    raise ImproperlyConfigured(
+        "DEFAULT_EXPORT_TAG must be one of publish_bib, holdings_only, dont_publish"
+    )
+
+# django-q2. The ORM broker keeps delivery receipts (a task survives a killed worker); Redis is
+# used when Q_REDIS_URL is set. `retry` must exceed `timeout`, or a long publishing job is handed
+# out a second time while the first still runs. Missed slots are not caught up: the next
+# Incremental covers everything that changed anyway.
+Q_TIMEOUT = env.int("Q_TIMEOUT", default=4 * 3600)
+Q_CLUSTER = {
+    "name": env.str("Q_CLUSTER_NAME", default="alma-publishing"),
+    "workers": env.int("Q_WORKERS", default=2),
+    "timeout": Q_TIMEOUT,
+    "retry": Q_TIMEOUT + 1800,
+    "max_attempts": 1,
+    "catch_up": False,
+    "save_limit": 1000,
+    "ack_failures": True,
+    "queue_limit": 50,
+    "poll": 1,
+    "time_zone": TIME_ZONE,
+    "label": "Background tasks",
+}
+_q_redis = env.str("Q_REDIS_URL", default="")
+if _q_redis:
+    Q_CLUSTER["redis"] = _q_redis
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# The emulated OCLC file exchange (`manage.py oclc_filex`): where it listens and keeps files.
+OCLC_FILEX_HOST = env.str("OCLC_FILEX_HOST", default="127.0.0.1")
+OCLC_FILEX_PORT = env.int("OCLC_FILEX_PORT", default=2222)
+OCLC_FILEX_ROOT = Path(env.str("OCLC_FILEX_ROOT", default=str(DATA_DIR / "oclc-filex"))).resolve()
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # paramiko logs every packet at DEBUG; keep it quiet unless asked.
+        "paramiko": {"level": "WARNING"},
+        "asyncssh": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,19 @@
+"""URL configuration: the admin is the application; each app adds its own pages under it."""
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+admin.site.site_header = "Alma publishing"
+admin.site.site_title = "Alma publishing"
+admin.site.index_title = "Alma publishing"
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("records/", include("records.urls")),
+    path("ftp/", include("ftp.urls")),
+    path("publishing/", include("profiles.urls")),
+    path("datasync/", include("datasync.urls")),
+    path("audit/", include("audit.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,46 @@
+"""Settings are strict: production without secrets does not start."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _check(env_overrides: dict[str, str], tmp_path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "DATA_DIR": str(tmp_path)})
+    env.update(env_overrides)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
+
+def test_a_missing_secret_key_with_debug_off_is_a_startup_error(tmp_path):
+    result = _check({"DEBUG": "false"}, tmp_path)
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_debug_generates_a_development_secret_key_into_the_data_dir(tmp_path):
+    result = _check({"DEBUG": "true"}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert len((tmp_path / "secret_key").read_text()) > 40
+
+
+def test_a_bad_encryption_key_is_refused(tmp_path):
+    result = _check(
+        {"DEBUG": "false", "SECRET_KEY": "x" * 50, "FIELD_ENCRYPTION_KEYS": "not-a-key"}, tmp_path
+    )
+    assert result.returncode != 0
+    assert "FIELD_ENCRYPTION_KEYS" in result.stderr
+
+
+def test_the_q_cluster_never_hands_a_running_task_out_twice():
+    from django.conf import settings
+
+    assert settings.Q_CLUSTER["retry"] > settings.Q_CLUSTER["timeout"]
+    assert settings.Q_CLUSTER["catch_up"] is False
