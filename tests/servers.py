@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import os
 import pwd
-import secrets
 import shutil
 import socket
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 SSHD = Path("/usr/sbin/sshd")
@@ -22,6 +21,7 @@ SSH_KEYGEN = Path("/usr/bin/ssh-keygen")
 SFTP_USER = "almasftp"
 SFTP_GROUP = "sftponly"
 # Folders created inside the chroot, owned by the SFTP user: OCLC's layout and a plain one.
+SFTP_PASSWORD = "sftp-Test-pass-2718"
 REMOTE_DIRS = ("upload", "xfer/metacoll/in/bib", "xfer/metacoll/in/lhr", "xfer/metacoll/reports")
 
 
@@ -66,7 +66,9 @@ class SshdServer:
     port: int = 0
     host: str = "127.0.0.1"
     username: str = SFTP_USER
-    password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    # One fixed password: several test runs may share the system user at once, and each run
+    # sets it again with chpasswd.
+    password: str = SFTP_PASSWORD
     pid: int | None = None
 
     @property
@@ -203,15 +205,16 @@ Match User {self.username}
         return True
 
     def stop(self) -> None:
-        """Stop the listener and every session it spawned (they share its process group)."""
+        """Stop the listener and every session it spawned, so a dropped connection is real."""
         if self.pid is None:
             return
+        # Sessions are children of the listener: kill them first, while they are still its
+        # children (afterwards they would be re-parented and out of reach of -P).
+        subprocess.run(["pkill", "-KILL", "-P", str(self.pid)], capture_output=True)
         try:
             os.kill(self.pid, 15)
         except ProcessLookupError:
             pass
-        # Sessions are children of the listener; kill them too so a dropped connection is real.
-        subprocess.run(["pkill", "-f", f"sshd: {self.username}"], capture_output=True)
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and self.is_running():
             time.sleep(0.05)
