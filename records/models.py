@@ -1,1 +1,262 @@
+"""The catalogue: bibliographic records, their holdings, the "Export to WorldCat" tag, and sets."""
+
 from __future__ import annotations
+
+from django.conf import settings
+from django.db import connection, models
+from django.urls import reverse
+
+from .changes import ChangeCounter  # noqa: F401 - model registered with this app
+from .marc import BibSummary, content_hash, parse, summarize
+
+# MMS IDs look like Alma's: "99", a ten-digit sequence, then the four-digit institution code.
+MMS_PREFIX = 99 * 10**14
+
+
+def mms_id_for(pk: int) -> int:
+    return MMS_PREFIX + pk * 10_000 + int(settings.INSTITUTION_CODE)
+
+
+def pk_from_mms_id(mms_id: int | str) -> int | None:
+    """The bib primary key an MMS ID of this catalogue stands for, or None if it is not one."""
+    try:
+        value = int(str(mms_id).strip())
+    except ValueError:
+        return None
+    rest = value - MMS_PREFIX - int(settings.INSTITUTION_CODE)
+    if rest <= 0 or rest % 10_000:
+        return None
+    return rest // 10_000
+
+
+def allocate_ids(count: int) -> list[int]:
+    """Reserve `count` primary keys for bibs about to be created in bulk.
+
+    The MMS ID (and so the 001 written into the stored record) derives from the key, so keys are
+    needed before the rows exist. On PostgreSQL they come from the table's sequence; on SQLite the
+    caller must be inside a write transaction (IMMEDIATE), which makes max(id) safe to extend.
+    """
+    if count <= 0:
+        return []
+    table = Bib._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [table, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")  # noqa: S608
+        start = cursor.fetchone()[0] + 1
+        return list(range(start, start + count))
+
+
+class ExportTag(models.TextChoices):
+    """Alma's "Export to WorldCat" management tag (search index "Tag Sync External Catalog")."""
+
+    PUBLISH_BIB = "publish_bib", "Publish bib"
+    HOLDINGS_ONLY = "holdings_only", "Publish holdings only"
+    DONT_PUBLISH = "dont_publish", "Don't publish"
+
+
+def default_export_tag() -> str:
+    return settings.DEFAULT_EXPORT_TAG
+
+
+class BibQuerySet(models.QuerySet):
+    def live(self):
+        """Not deleted (deleted bibs stay as tombstones so their deletion can be published)."""
+        return self.filter(deleted_at__isnull=True)
+
+    def publishable(self):
+        """What the DataSync profile publishes: live, not suppressed, tagged Publish bib, with
+        at least one holdings record."""
+        return self.filter(
+            deleted_at__isnull=True,
+            suppressed=False,
+            export_tag=ExportTag.PUBLISH_BIB,
+            holdings_count__gt=0,
+        )
+
+    def changed_since(self, watermark: int):
+        """Bibs whose last change is at or above a watermark (see records/changes.py)."""
+        return self.filter(change_marker__gte=watermark)
+
+    def by_mms_id(self, mms_id: int | str):
+        pk = pk_from_mms_id(mms_id)
+        return self.filter(pk=pk) if pk else self.none()
+
+
+class Bib(models.Model):
+    """A bibliographic record. `marc` holds the record losslessly as UTF-8 ISO 2709 bytes with
+    001 = MMS ID: the bytes publishing starts from. The other columns are derived from it for
+    search, display and cheap publishing decisions."""
+
+    mms_id = models.BigIntegerField("MMS ID", unique=True, editable=False)
+    marc = models.BinaryField(editable=False)
+    content_hash = models.CharField(max_length=64, editable=False)
+    title = models.CharField(max_length=500, blank=True)
+    author = models.CharField(max_length=300, blank=True)
+    # Normalised OCLC numbers from 035 $a "(OCoLC)", space-separated; the first is the primary.
+    oclc_numbers = models.CharField("OCLC numbers", max_length=300, blank=True)
+    cataloging_language = models.CharField(
+        "language of cataloging (040 $b)", max_length=3, blank=True
+    )
+    export_tag = models.CharField(
+        "Export to WorldCat",
+        max_length=20,
+        choices=ExportTag.choices,
+        default=default_export_tag,
+    )
+    suppressed = models.BooleanField("suppressed from discovery", default=False)
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Kept by records.actions when holdings are added or deleted: "lost its last holdings" is
+    # holdings_count = 0 without counting rows.
+    holdings_count = models.PositiveIntegerField(default=0, editable=False)
+    change_marker = models.BigIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = BibQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "bibliographic record"
+        verbose_name_plural = "bibliographic records"
+        indexes = [
+            # Incremental publishing: bibs changed since the profile's watermark.
+            models.Index(fields=["change_marker"], name="bib_change_marker"),
+            # Full publishing and the record list filter: eligible bibs by tag.
+            models.Index(
+                fields=["export_tag", "id"],
+                name="bib_publishable",
+                condition=models.Q(deleted_at__isnull=True, suppressed=False, holdings_count__gt=0),
+            ),
+            # Record list filter "Export to WorldCat", newest first.
+            models.Index(fields=["export_tag", "-id"], name="bib_tag"),
+            # Search by title prefix in the admin.
+            models.Index(fields=["title"], name="bib_title"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mms_id} {self.title[:80]}".strip()
+
+    def get_absolute_url(self) -> str:
+        return reverse("records:bib", args=[self.mms_id])
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    @property
+    def oclc_number_list(self) -> list[str]:
+        return self.oclc_numbers.split()
+
+    @property
+    def is_publishable(self) -> bool:
+        return (
+            self.deleted_at is None
+            and not self.suppressed
+            and self.export_tag == ExportTag.PUBLISH_BIB
+            and self.holdings_count > 0
+        )
+
+    def record(self):
+        """The stored record parsed with pymarc."""
+        return parse(bytes(self.marc))
+
+    def apply_marc(self, data: bytes, summary: BibSummary | None = None) -> None:
+        """Replace the stored record and refresh every column derived from it (not saved).
+
+        Callers go through records.actions, which also stamps the change and audits it.
+        """
+        summary = summary or summarize(parse(data))
+        self.marc = data
+        self.content_hash = content_hash(data)
+        self.title = summary.title
+        self.author = summary.author
+        self.oclc_numbers = " ".join(summary.oclc_numbers)[:300]
+        self.cataloging_language = summary.cataloging_language
+
+
+class OclcNumber(models.Model):
+    """One normalised OCLC number of a bib: makes "find by OCLC number" an index lookup."""
+
+    bib = models.ForeignKey(Bib, on_delete=models.CASCADE, related_name="oclc_number_rows")
+    number = models.CharField(max_length=16, db_index=True)
+
+    class Meta:
+        verbose_name = "OCLC number"
+        constraints = [
+            models.UniqueConstraint(fields=["bib", "number"], name="oclc_number_once_per_bib")
+        ]
+
+    def __str__(self) -> str:
+        return f"(OCoLC){self.number}"
+
+
+class Holding(models.Model):
+    """A physical holdings record (library, location, call number) of a bib."""
+
+    bib = models.ForeignKey(Bib, on_delete=models.CASCADE, related_name="holdings")
+    library = models.CharField(max_length=50)
+    location = models.CharField(max_length=50)
+    call_number = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "holdings record"
+        verbose_name_plural = "holdings records"
+        ordering = ["library", "location", "id"]
+
+    def __str__(self) -> str:
+        text = f"{self.library} {self.location}"
+        return f"{text} {self.call_number}".strip() if self.call_number else text
+
+
+class BibSet(models.Model):
+    """A set of bibs: itemized (chosen records) or logical (a saved search, evaluated when used)."""
+
+    class Kind(models.TextChoices):
+        ITEMIZED = "itemized", "Itemized"
+        LOGICAL = "logical", "Logical (saved search)"
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.ITEMIZED)
+    # Logical sets: the record list's filter parameters (see records.search.search_bibs).
+    query = models.JSONField(default=dict, blank=True)
+    members = models.ManyToManyField(Bib, through="BibSetMember", related_name="sets", blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "set"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def bibs(self) -> BibQuerySet:
+        """The bibs of the set now (a logical set is evaluated at call time)."""
+        if self.kind == self.Kind.LOGICAL:
+            from .search import search_bibs
+
+            return search_bibs(Bib.objects.all(), self.query)
+        return Bib.objects.filter(set_memberships__bib_set=self)
+
+
+class BibSetMember(models.Model):
+    bib_set = models.ForeignKey(BibSet, on_delete=models.CASCADE, related_name="memberships")
+    bib = models.ForeignKey(Bib, on_delete=models.CASCADE, related_name="set_memberships")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["bib_set", "bib"], name="bib_once_per_set"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bib_id} in {self.bib_set_id}"

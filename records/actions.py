@@ -1,0 +1,272 @@
+"""Every write to the catalogue goes through these functions.
+
+Each one changes the data, stamps the affected bibs as changed for publishing
+(`records.changes.mark_changed`) and writes the audit trail, all in one transaction, so a change
+can never be made without publishing and the audit trail knowing about it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import pymarc
+from django.db import transaction
+from django.db.models import F, QuerySet
+from django.utils import timezone
+
+from audit.log import record as audit
+from audit.log import record_many as audit_many
+
+from .changes import mark_changed
+from .marc import MAX_RECORD_LENGTH, BibSummary, MarcStructureError, parse, summarize
+from .models import Bib, ExportTag, Holding, OclcNumber, allocate_ids, mms_id_for
+
+_OCLC_CONTROL_PREFIXES = ("ocm", "ocn", "on")
+
+
+def catalogue_record(record: pymarc.Record, mms_id: int) -> tuple[bytes, BibSummary]:
+    """Turn an incoming record into the catalogue's stored form, as Alma does on import.
+
+    - The source 001 (with its 003) is kept in a 035: "(003)001". An 001 that is an OCLC control
+      number ("ocm...", "ocn...", "on...", or 003 = OCoLC) becomes "(OCoLC)<001>", which is how
+      records from OCLC carry their number into Alma.
+    - 001 becomes the MMS ID; 003 is removed (it described the old 001).
+    - LDR/09 = "a": the record is stored and published in UTF-8.
+    Raises MarcStructureError when the result would exceed ISO 2709's 99,999-byte limit.
+    """
+    source_001 = record.get("001")
+    source_003 = record.get("003")
+    source_id = (source_001.data or "").strip() if source_001 is not None else ""
+    org = (source_003.data or "").strip() if source_003 is not None else ""
+    if source_id and str(mms_id) != source_id:
+        if org.lower() == "ocolc" or source_id.lower().startswith(_OCLC_CONTROL_PREFIXES):
+            org = "OCoLC"
+        value = f"({org}){source_id}" if org else source_id
+        existing = {v for f in record.get_fields("035") for v in f.get_subfields("a")}
+        if value not in existing:
+            field_035 = pymarc.Field(
+                tag="035",
+                indicators=pymarc.Indicators(" ", " "),
+                subfields=[pymarc.Subfield("a", value)],
+            )
+            record.add_ordered_field(field_035)
+    record.remove_fields("001", "003")
+    record.add_ordered_field(pymarc.Field(tag="001", data=str(mms_id)))
+    leader = str(record.leader)
+    record.leader = pymarc.Leader(leader[:9] + "a" + leader[10:])
+    record.force_utf8 = True
+    data = record.as_marc()
+    if len(data) > MAX_RECORD_LENGTH:
+        raise MarcStructureError(
+            f"record is {len(data):,} bytes; ISO 2709 allows at most {MAX_RECORD_LENGTH:,}"
+        )
+    # Read back what will be stored: summaries come from exactly those bytes.
+    return data, summarize(parse(data))
+
+
+def _write_oclc_numbers(bib: Bib, numbers: Sequence[str]) -> None:
+    OclcNumber.objects.filter(bib=bib).delete()
+    OclcNumber.objects.bulk_create([OclcNumber(bib=bib, number=n) for n in numbers])
+
+
+@transaction.atomic
+def create_bib(
+    record: pymarc.Record,
+    *,
+    export_tag: str | None = None,
+    holdings: Iterable[tuple[str, str, str]] = (),
+    actor=None,
+) -> Bib:
+    """Add one record to the catalogue (new MMS ID), with optional (library, location, call
+    number) holdings. Bulk loading uses records.importer, which follows the same rules."""
+    (pk,) = allocate_ids(1)
+    mms_id = mms_id_for(pk)
+    data, summary = catalogue_record(record, mms_id)
+    bib = Bib(pk=pk, mms_id=mms_id)
+    if export_tag:
+        bib.export_tag = ExportTag(export_tag)
+    bib.apply_marc(data, summary)
+    bib.save(force_insert=True)
+    _write_oclc_numbers(bib, summary.oclc_numbers)
+    holding_rows = [
+        Holding(bib=bib, library=h[0], location=h[1], call_number=h[2]) for h in holdings
+    ]
+    Holding.objects.bulk_create(holding_rows)
+    Bib.objects.filter(pk=bib.pk).update(holdings_count=len(holding_rows))
+    bib.holdings_count = len(holding_rows)
+    mark_changed([bib.pk])
+    audit(
+        "records.bib.created",
+        actor=actor,
+        target=bib,
+        message=f"Created record {bib.mms_id} ({bib.title[:80]})",
+        data={"holdings": len(holding_rows), "export_tag": bib.export_tag},
+    )
+    return bib
+
+
+@transaction.atomic
+def update_marc(bib: Bib, record: pymarc.Record, *, actor=None, source: str = "") -> bool:
+    """Replace a bib's MARC (its 001 stays the MMS ID). Returns False when nothing changed."""
+    data, summary = catalogue_record(record, bib.mms_id)
+    if bytes(bib.marc) == data:
+        return False
+    old_hash = bib.content_hash
+    bib.apply_marc(data, summary)
+    bib.save(
+        update_fields=[
+            "marc",
+            "content_hash",
+            "title",
+            "author",
+            "oclc_numbers",
+            "cataloging_language",
+            "updated_at",
+        ]
+    )
+    _write_oclc_numbers(bib, summary.oclc_numbers)
+    mark_changed([bib.pk])
+    audit(
+        "records.marc.changed",
+        actor=actor,
+        target=bib,
+        message=f"MARC of {bib.mms_id} changed" + (f" ({source})" if source else ""),
+        data={"content_changed": old_hash != bib.content_hash},
+    )
+    return True
+
+
+def set_export_tag(
+    bibs: QuerySet | Iterable[Bib], tag: str, *, actor=None, source: str = ""
+) -> int:
+    """Set "Export to WorldCat" on many bibs; returns how many actually changed.
+
+    Bibs that already carry the tag are left alone (re-running a tagging job is harmless).
+    Every changed bib gets an audit entry with its old value.
+    """
+    tag = ExportTag(tag)
+    qs = bibs if isinstance(bibs, QuerySet) else Bib.objects.filter(pk__in=[b.pk for b in bibs])
+    changed = 0
+    ids_iter = qs.exclude(export_tag=tag).values_list("pk", "mms_id", "export_tag", "title")
+    batch: list[tuple[int, int, str, str]] = []
+
+    def flush(rows):
+        with transaction.atomic():
+            ids = [r[0] for r in rows]
+            n = Bib.objects.filter(pk__in=ids).exclude(export_tag=tag).update(export_tag=tag)
+            mark_changed(ids)
+            audit_many(
+                (
+                    {
+                        "action": "records.tag.changed",
+                        "target": _BibRef(pk, mms, title),
+                        "message": f"Export to WorldCat of {mms}: "
+                        f"{ExportTag(old).label} → {tag.label}"
+                        + (f" ({source})" if source else ""),
+                        "data": {"old": old, "new": str(tag)},
+                    }
+                    for pk, mms, old, title in rows
+                ),
+                actor=actor,
+            )
+            return n
+
+    for row in ids_iter.iterator(chunk_size=2000):
+        batch.append(row)
+        if len(batch) >= 2000:
+            changed += flush(batch)
+            batch = []
+    if batch:
+        changed += flush(batch)
+    return changed
+
+
+class _BibRef:
+    """A stand-in for a Bib in audit entries written in bulk (no need to load full rows)."""
+
+    class _meta:  # noqa: N801 - mimics Model._meta for audit.log
+        label_lower = "records.bib"
+
+    def __init__(self, pk: int, mms_id: int, title: str):
+        self.pk = pk
+        self._text = f"{mms_id} {title[:80]}".strip()
+
+    def __str__(self) -> str:
+        return self._text
+
+
+@transaction.atomic
+def add_holding(
+    bib: Bib, library: str, location: str, call_number: str = "", *, actor=None
+) -> Holding:
+    holding = Holding.objects.create(
+        bib=bib, library=library, location=location, call_number=call_number
+    )
+    Bib.objects.filter(pk=bib.pk).update(holdings_count=F("holdings_count") + 1)
+    bib.refresh_from_db(fields=["holdings_count"])
+    mark_changed([bib.pk])
+    audit(
+        "records.holding.added",
+        actor=actor,
+        target=bib,
+        message=f"Holdings {holding} added to {bib.mms_id}",
+        data={"holding": holding.pk, "library": library, "location": location},
+    )
+    return holding
+
+
+@transaction.atomic
+def delete_holding(holding: Holding, *, actor=None) -> None:
+    bib = holding.bib
+    text, pk = str(holding), holding.pk
+    holding.delete()
+    Bib.objects.filter(pk=bib.pk).update(holdings_count=F("holdings_count") - 1)
+    bib.refresh_from_db(fields=["holdings_count"])
+    mark_changed([bib.pk])
+    last = " (its last holdings record)" if bib.holdings_count == 0 else ""
+    audit(
+        "records.holding.deleted",
+        actor=actor,
+        target=bib,
+        message=f"Holdings {text} deleted from {bib.mms_id}{last}",
+        data={"holding": pk, "remaining": bib.holdings_count},
+    )
+
+
+@transaction.atomic
+def set_suppressed(bib: Bib, suppressed: bool, *, actor=None) -> bool:
+    if bib.suppressed == suppressed:
+        return False
+    bib.suppressed = suppressed
+    bib.save(update_fields=["suppressed", "updated_at"])
+    mark_changed([bib.pk])
+    audit(
+        "records.bib.suppressed" if suppressed else "records.bib.unsuppressed",
+        actor=actor,
+        target=bib,
+        message=f"Record {bib.mms_id} {'suppressed' if suppressed else 'unsuppressed'}",
+    )
+    return True
+
+
+@transaction.atomic
+def delete_bib(bib: Bib, *, actor=None) -> bool:
+    """Delete a bib as a tombstone: it stays findable so its deletion can be published."""
+    if bib.deleted_at is not None:
+        return False
+    bib.deleted_at = timezone.now()
+    bib.save(update_fields=["deleted_at", "updated_at"])
+    mark_changed([bib.pk])
+    audit("records.bib.deleted", actor=actor, target=bib, message=f"Record {bib.mms_id} deleted")
+    return True
+
+
+@transaction.atomic
+def restore_bib(bib: Bib, *, actor=None) -> bool:
+    if bib.deleted_at is None:
+        return False
+    bib.deleted_at = None
+    bib.save(update_fields=["deleted_at", "updated_at"])
+    mark_changed([bib.pk])
+    audit("records.bib.restored", actor=actor, target=bib, message=f"Record {bib.mms_id} restored")
+    return True
