@@ -194,6 +194,15 @@ if DEFAULT_EXPORT_TAG not in {"publish_bib", "holdings_only", "dont_publish"}:
         "DEFAULT_EXPORT_TAG must be one of publish_bib, holdings_only, dont_publish"
     )
 
+# A cache shared by every process on the machine (web, workers): django-q2 keeps its cluster
+# heartbeats here, which is how the profile page knows whether a worker cluster is alive.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(DATA_DIR / "cache"),
+    }
+}
+
 # django-q2. The ORM broker keeps delivery receipts (a task survives a killed worker); Redis is
 # used when Q_REDIS_URL is set. `retry` must exceed `timeout`, or a long publishing job is handed
 # out a second time while the first still runs. Missed slots are not caught up: the next
