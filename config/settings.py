@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_q",
     "audit",
+    "accounts",
     "records",
     "ftp",
     "profiles",

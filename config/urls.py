@@ -4,9 +4,12 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from accounts.ratelimit import RateLimitedAuthenticationForm
+
 admin.site.site_header = "Alma publishing"
 admin.site.site_title = "Alma publishing"
 admin.site.index_title = "Alma publishing"
+admin.site.login_form = RateLimitedAuthenticationForm
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
