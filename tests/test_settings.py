@@ -44,3 +44,26 @@ def test_the_q_cluster_never_hands_a_running_task_out_twice():
 
     assert settings.Q_CLUSTER["retry"] > settings.Q_CLUSTER["timeout"]
     assert settings.Q_CLUSTER["catch_up"] is False
+
+
+def test_the_production_settings_pass_djangos_deployment_checks(tmp_path):
+    dropped = {"DEBUG", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    env.update(
+        {
+            "DEBUG": "false",
+            "SECRET_KEY": "a-long-random-production-key-" + "k3Y9" * 10,
+            "FIELD_ENCRYPTION_KEYS": "x8m4M3b1Yw2v3dXbrcW9q1pQnqkzq6m0Jt0zSGqzv2U=",
+            "DATA_DIR": str(tmp_path),
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
