@@ -1,0 +1,391 @@
+"""Processing one incoming file under its Data Sync collection, by OCLC's rules.
+
+1. Read the file record by record (`marcread`); an unreadable record becomes an exception and the
+   rest go on.
+2. For each record take the local system number (001) and the OCLC number (035 $a "(OCoLC)").
+3. LDR/05 = d with "use record status" on cancels the institution's holding; anything else sets
+   it, on the surviving record when the number was merged.
+4. No usable OCLC number: "unresolved"; with "limit added records to WorldCat staging" on, the
+   record is added to Staging with a provisional number (unresolved cross-reference).
+5. Write OCLC's four reports, store them, and count what happened.
+
+Everything for one file happens in one transaction, under a row lock on the institution, so two
+files of one institution are never processed at once and a failure changes no holding.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import pymarc
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from audit.log import record as audit
+
+from .marcread import Problem, ReadRecord, read_records
+from .models import Collection, Holding, IncomingFile, Institution, Report, WorldCatRecord
+from .names import InvalidOclcNumber, normalize_oclc_number, record_key, report_file_name
+
+# Provisional (Staging) numbers are drawn above every real OCLC number.
+PROVISIONAL_BASE = 8_000_000_000
+CHUNK_SIZE = 500
+PENDING = (IncomingFile.Status.RECEIVED, IncomingFile.Status.HELD)
+
+
+class ProcessingError(Exception):
+    """The file as a whole could not be processed (the reason is stored on the file)."""
+
+
+@dataclass
+class Entry:
+    """One readable record, reduced to what matching needs."""
+
+    seq: int
+    lsn: str
+    ocn: int | None
+    incoming_ocn: str
+    is_delete: bool
+    title: str
+
+
+@dataclass
+class Outcome:
+    records: int = 0
+    holdings_set: int = 0
+    holdings_deleted: int = 0
+    unresolved: int = 0
+    staged: int = 0
+    exceptions: int = 0
+    processing: list[str] = field(default_factory=list)
+    exception_lines: list[str] = field(default_factory=list)
+    xref: list[str] = field(default_factory=list)
+    unresolved_xref: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "records": self.records,
+            "holdings_set": self.holdings_set,
+            "holdings_deleted": self.holdings_deleted,
+            "unresolved": self.unresolved,
+            "staged": self.staged,
+            "exceptions": self.exceptions,
+        }
+
+
+def _location(spec: str) -> tuple[str, str | None]:
+    """'035 $a' -> ('035', 'a'); '001' -> ('001', None)."""
+    tag, _, code = spec.partition(" $")
+    return tag, code or None
+
+
+def _values(record: pymarc.Record, spec: str) -> list[str]:
+    tag, code = _location(spec)
+    values = []
+    for fld in record.get_fields(tag):
+        if fld.is_control_field():
+            values.append(fld.data or "")
+        elif code:
+            values.extend(fld.get_subfields(code))
+    return values
+
+
+class FileProcessor:
+    """Applies one file's records to the emulated WorldCat (steps 2 to 4 of the module doc)."""
+
+    def __init__(self, incoming: IncomingFile, collection: Collection, now: datetime):
+        self.incoming = incoming
+        self.collection = collection
+        self.institution = incoming.institution
+        self.now = now
+        self.outcome = Outcome()
+        self._next_provisional: int | None = None
+
+    def key(self, seq: int) -> str:
+        return record_key(
+            sender_symbol=self.institution.symbol,
+            collection_id=self.collection.collection_id,
+            when=self.now,
+            seq=seq,
+        )
+
+    def add_exception(self, seq: int, problem: Problem, lsn: str = "", ocn: str = "") -> None:
+        self.outcome.exceptions += 1
+        self.outcome.exception_lines.append(
+            "|".join(
+                [self.key(seq), lsn, ocn, ocn, problem.type, problem.severity, problem.message]
+            )
+        )
+
+    def add_result(self, entry: Entry, resulting: str, action: str) -> None:
+        self.outcome.processing.append(
+            "|".join([self.key(entry.seq), entry.lsn, entry.incoming_ocn, resulting, action])
+        )
+
+    def run(self, path: Path) -> Outcome:
+        chunk: list[Entry] = []
+        for read in read_records(path):
+            self.outcome.records += 1
+            entry = self.entry(read)
+            if entry is not None:
+                chunk.append(entry)
+            if len(chunk) >= CHUNK_SIZE:
+                self.apply(chunk)
+                chunk = []
+        if chunk:
+            self.apply(chunk)
+        return self.outcome
+
+    def entry(self, read: ReadRecord) -> Entry | None:
+        """Validate one record; None (and an exception line) when it cannot be processed."""
+        if read.record is None:
+            self.add_exception(read.seq, read.problem, read.salvaged_lsn)
+            return None
+        record = read.record
+        salvaged_lsn = next(iter(_values(record, "001")), "").strip()
+        if read.problem is not None:
+            self.add_exception(read.seq, read.problem, salvaged_lsn)
+        lsn = next(
+            (
+                v.strip()
+                for v in _values(record, self.collection.local_system_number_location)
+                if v.strip()
+            ),
+            "",
+        )
+        ocn, incoming_ocn = None, ""
+        tag, _ = _location(self.collection.oclc_number_location)
+        for value in _values(record, self.collection.oclc_number_location):
+            try:
+                number = normalize_oclc_number(value, prefixed=tag == "035")
+            except InvalidOclcNumber:
+                self.add_exception(
+                    read.seq,
+                    Problem("Validation Error", "MINOR", f"Invalid OCLC number {value!r} ignored."),
+                    lsn,
+                )
+                continue
+            if number is not None:
+                ocn, incoming_ocn = number, str(number)
+                break
+        if not lsn:
+            self.add_exception(
+                read.seq,
+                Problem(
+                    "Data Error",
+                    "SEVERE",
+                    f"Local system number ({self.collection.local_system_number_location}) "
+                    "is missing.",
+                ),
+                "",
+                incoming_ocn,
+            )
+            return None
+        if record["245"] is None:
+            self.add_exception(
+                read.seq,
+                Problem("Validation Error", "MINOR", "Record is sparse."),
+                lsn,
+                incoming_ocn,
+            )
+        status = str(record.leader)[5:6]
+        return Entry(
+            seq=read.seq,
+            lsn=lsn,
+            ocn=ocn,
+            incoming_ocn=incoming_ocn,
+            is_delete=self.collection.use_record_status and status == "d",
+            title=(record.title or "")[:500],
+        )
+
+    def apply(self, chunk: list[Entry]) -> None:
+        """Apply a chunk: numbers are looked up and holdings written in bulk, in file order."""
+        numbers = {e.ocn for e in chunk if e.ocn is not None}
+        known = {
+            r.oclc_number: r
+            for r in WorldCatRecord.objects.filter(oclc_number__in=numbers).select_related(
+                "merged_into"
+            )
+        }
+        survivors = {n: r.surviving() for n, r in known.items()}
+        original = {
+            h.record_id: h
+            for h in Holding.objects.filter(
+                institution=self.institution, record__in={r.pk for r in survivors.values()}
+            )
+        }
+        state: dict[int, Holding | None] = {}
+        for entry in chunk:
+            if entry.ocn is None:
+                self.unresolved(entry)
+            elif entry.is_delete:
+                survivor = survivors.get(entry.ocn)
+                if survivor is None:
+                    self.add_result(entry, entry.incoming_ocn, "delete")
+                    continue
+                current = state.get(survivor.pk, original.get(survivor.pk))
+                if current is not None:
+                    self.outcome.holdings_deleted += 1
+                state[survivor.pk] = None
+                self.add_result(entry, str(survivor.oclc_number), "delete")
+                self.outcome.xref.append(f"{entry.lsn}\t{survivor.oclc_number}")
+            else:
+                survivor = survivors.get(entry.ocn)
+                if survivor is None:
+                    survivor = WorldCatRecord.objects.create(
+                        oclc_number=entry.ocn,
+                        title=entry.title,
+                        source=WorldCatRecord.Source.INCOMING,
+                        created_by_file=self.incoming,
+                    )
+                    survivors[entry.ocn] = survivor
+                holding = state.get(survivor.pk) or original.get(survivor.pk)
+                if holding is None:
+                    holding = Holding(record=survivor, institution=self.institution)
+                holding.local_system_number = entry.lsn[:64]
+                holding.set_by_file = self.incoming
+                holding.set_at = self.now
+                state[survivor.pk] = holding
+                self.outcome.holdings_set += 1
+                merged = survivor.oclc_number != entry.ocn
+                action = "replace" if self.collection.replace_records and not merged else "match"
+                self.add_result(entry, str(survivor.oclc_number), action)
+                self.outcome.xref.append(f"{entry.lsn}\t{survivor.oclc_number}")
+        self.flush(state, original)
+
+    def flush(self, state: dict[int, Holding | None], original: dict[int, Holding]) -> None:
+        gone = [original[pk].pk for pk, h in state.items() if h is None and pk in original]
+        if gone:
+            Holding.objects.filter(pk__in=gone).delete()
+        new = [h for h in state.values() if h is not None and h.pk is None]
+        Holding.objects.bulk_create(new)
+        changed = [h for h in state.values() if h is not None and h.pk is not None]
+        Holding.objects.bulk_update(changed, ["local_system_number", "set_by_file", "set_at"])
+
+    def unresolved(self, entry: Entry) -> None:
+        self.outcome.unresolved += 1
+        if entry.is_delete or not self.collection.limit_to_staging:
+            self.add_result(entry, "", "unresolved")
+            return
+        staged = WorldCatRecord.objects.create(
+            oclc_number=self.provisional_number(),
+            title=entry.title,
+            source=WorldCatRecord.Source.STAGING,
+            created_by_file=self.incoming,
+        )
+        self.outcome.staged += 1
+        self.add_result(entry, str(staged.oclc_number), "unresolved")
+        self.outcome.unresolved_xref.append(f"{entry.lsn}\t{staged.oclc_number}")
+
+    def provisional_number(self) -> int:
+        if self._next_provisional is None:
+            highest = WorldCatRecord.objects.filter(oclc_number__gte=PROVISIONAL_BASE).aggregate(
+                n=Max("oclc_number")
+            )["n"]
+            self._next_provisional = (highest or PROVISIONAL_BASE) + 1
+        number = self._next_provisional
+        self._next_provisional += 1
+        return number
+
+
+def process_file(incoming: IncomingFile, *, now: datetime | None = None) -> IncomingFile:
+    """Process a received (or formerly held) file; a file already processed is left alone."""
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            Institution.objects.select_for_update().get(pk=incoming.institution_id)
+            incoming = (
+                IncomingFile.objects.select_for_update(of=("self",))
+                .select_related("collection__institution", "institution")
+                .get(pk=incoming.pk)
+            )
+            if incoming.status not in PENDING:
+                return incoming
+            collection = incoming.collection
+            if collection is None or not collection.is_accepted:
+                raise ProcessingError("The file has no accepted collection to be processed under.")
+            processor = FileProcessor(incoming, collection, now)
+            if incoming.used_default_collection:
+                processor.add_exception(
+                    0, Problem("Processing Error", "MINOR", incoming.note), "", ""
+                )
+            outcome = processor.run(Path(incoming.stored_path))
+            for name, value in outcome.counts().items():
+                setattr(incoming, name, value)
+            incoming.status = IncomingFile.Status.PROCESSED
+            incoming.processed_at = now
+            incoming.error = ""
+            incoming.save()
+            reports = store_reports(incoming, collection, outcome, now)
+            audit(
+                "datasync.file.processed",
+                target=incoming,
+                message=f"Processed {incoming.file_name} under collection "
+                f"{collection.collection_id}: {outcome.holdings_set} holdings set, "
+                f"{outcome.holdings_deleted} deleted, {outcome.unresolved} unresolved, "
+                f"{outcome.exceptions} exceptions.",
+                data=outcome.counts(),
+            )
+    except Exception as exc:
+        # Whatever went wrong, the file says so and no holding was changed (the transaction rolled
+        # back); the error still reaches the caller.
+        mark_failed(incoming, f"{type(exc).__name__}: {exc}")
+        raise
+    write_report_files(incoming, reports)
+    return incoming
+
+
+def mark_failed(incoming: IncomingFile, message: str) -> None:
+    IncomingFile.objects.filter(pk=incoming.pk).update(
+        status=IncomingFile.Status.FAILED, error=message[:2000]
+    )
+    audit(
+        "datasync.file.failed",
+        target=incoming,
+        message=f"{incoming.file_name} could not be processed: {message}",
+    )
+
+
+def store_reports(
+    incoming: IncomingFile, collection: Collection, outcome: Outcome, now: datetime
+) -> list[Report]:
+    contents = {
+        Report.Kind.PROCESSING: outcome.processing,
+        Report.Kind.EXCEPTION: outcome.exception_lines,
+        Report.Kind.XREF: outcome.xref,
+        Report.Kind.UNRESOLVED_XREF: outcome.unresolved_xref,
+    }
+    reports = [
+        Report(
+            incoming_file=incoming,
+            kind=kind,
+            file_name=report_file_name(
+                sender_symbol=incoming.institution.symbol,
+                collection_symbol=collection.institution.symbol,
+                collection_id=collection.collection_id,
+                original_name=incoming.file_name,
+                report=kind.value,
+                when=now,
+            ),
+            lines=len(lines),
+            content="".join(f"{line}\n" for line in lines),
+            created_at=now,
+        )
+        for kind, lines in contents.items()
+    ]
+    return Report.objects.bulk_create(reports)
+
+
+def write_report_files(incoming: IncomingFile, reports: list[Report]) -> None:
+    """Put the reports in the account's /xfer/metacoll/reports, each written whole or not at all."""
+    folder = Path(incoming.reports_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    for report in reports:
+        target = folder / report.file_name
+        partial = folder / f".{report.file_name}.part"
+        partial.write_text(report.content, encoding="utf-8")
+        os.replace(partial, target)

@@ -1,0 +1,94 @@
+"""Fixtures of the OCLC side: an institution with an account and an accepted default collection,
+MARC records built in the test, and uploads handed to `receive_file` as the SFTP adapter would."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+
+import pymarc
+import pytest
+
+from datasync.intake import BIB_DIRECTORY, ensure_account_home, receive_file
+from datasync.models import Collection, FilexAccount, Institution
+
+ACCOUNT_PASSWORD = "filex-test-password-7"
+
+
+@pytest.fixture
+def filex_root(settings, tmp_path) -> Path:
+    settings.OCLC_FILEX_ROOT = tmp_path / "filex"
+    return settings.OCLC_FILEX_ROOT
+
+
+@pytest.fixture
+def institution(db) -> Institution:
+    return Institution.objects.create(symbol="ALMAD", name="Alma Demo University")
+
+
+@pytest.fixture
+def account(institution) -> FilexAccount:
+    account = FilexAccount(institution=institution, username="fx_almad")
+    account.set_password(ACCOUNT_PASSWORD)
+    account.save()
+    return account
+
+
+@pytest.fixture
+def collection(institution) -> Collection:
+    """The guide's collection, accepted by OCLC and made the default."""
+    return Collection.objects.create(
+        institution=institution,
+        name="Published from Alma",
+        provider="Ex Libris",
+        system_name="Alma",
+        use_record_status=True,
+        limit_to_staging=True,
+        replace_records=False,
+        status=Collection.Status.ACCEPTED,
+        is_default=True,
+    )
+
+
+def marc_record(
+    lsn: str | None,
+    *oclc: str,
+    status: str = "n",
+    title: str | None = "A title /",
+) -> pymarc.Record:
+    """A UTF-8 bibliographic record with 001 = lsn and one 035 $a per value in `oclc`."""
+    record = pymarc.Record(force_utf8=True, leader=f"00000{status}am a2200000 i 4500")
+    if lsn is not None:
+        record.add_field(pymarc.Field(tag="001", data=lsn))
+    for value in oclc:
+        record.add_field(
+            pymarc.Field(tag="035", indicators=[" ", " "], subfields=[pymarc.Subfield("a", value)])
+        )
+    if title is not None:
+        record.add_field(
+            pymarc.Field(tag="245", indicators=["1", "0"], subfields=[pymarc.Subfield("a", title)])
+        )
+    return record
+
+
+def marc_bytes(records: Iterable[pymarc.Record]) -> bytes:
+    return b"".join(r.as_marc() for r in records)
+
+
+@pytest.fixture
+def inbox(filex_root, account) -> Path:
+    return ensure_account_home(account.username) / BIB_DIRECTORY.lstrip("/")
+
+
+@pytest.fixture
+def upload(inbox, account):
+    """upload(name, records or bytes, arrived_at=..., now=...) -> IncomingFile, like an SFTP put."""
+
+    def _upload(name: str, content, *, arrived_at: datetime | None = None, now=None):
+        data = content if isinstance(content, bytes) else marc_bytes(content)
+        path = inbox / name
+        path.write_bytes(data)
+        return receive_file(path, account=account, arrived_at=arrived_at, now=now)
+
+    return _upload
