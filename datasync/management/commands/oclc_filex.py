@@ -1,0 +1,59 @@
+"""Run the emulated OCLC file exchange (SFTP) until interrupted."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from datasync.filex import start_filex
+
+logger = logging.getLogger("datasync.filex")
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the emulated OCLC file exchange: an SFTP server whose accounts upload Data Sync files "
+        "to /xfer/metacoll/in/bib and find OCLC's reports in /xfer/metacoll/reports."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=None, help="default: OCLC_FILEX_HOST")
+        parser.add_argument("--port", type=int, default=None, help="default: OCLC_FILEX_PORT")
+        parser.add_argument("--root", default=None, help="default: OCLC_FILEX_ROOT")
+        parser.add_argument(
+            "--pickup-delay",
+            type=float,
+            default=30.0,
+            help="seconds before a picked-up upload disappears from in/bib (default 30)",
+        )
+
+    def handle(self, *args, **options):
+        host = options["host"] or settings.OCLC_FILEX_HOST
+        port = options["port"] if options["port"] is not None else settings.OCLC_FILEX_PORT
+        root = Path(options["root"] or settings.OCLC_FILEX_ROOT).resolve()
+        if not 0 <= port <= 65535:
+            raise CommandError(f"--port must be between 0 and 65535, not {port}")
+        try:
+            asyncio.run(self.serve(host, port, root, options["pickup_delay"]))
+        except KeyboardInterrupt:
+            self.stdout.write("OCLC file exchange stopped.")
+
+    async def serve(self, host: str, port: int, root: Path, pickup_delay: float) -> None:
+        try:
+            acceptor, key = await start_filex(
+                host=host, port=port, root=root, pickup_delay=pickup_delay
+            )
+        except OSError as exc:
+            raise CommandError(f"Cannot listen on {host}:{port}: {exc}") from exc
+        message = (
+            f"OCLC file exchange listening on sftp://{host}:{acceptor.get_port()} "
+            f"(root {root}); host key {key.get_fingerprint('sha256')}"
+        )
+        logger.info(message)
+        self.stdout.write(message)
+        self.stdout.flush()
+        await acceptor.wait_closed()

@@ -1,0 +1,126 @@
+"""The emulated file exchange as a client sees it: the real asyncssh server, a paramiko client."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import io
+import itertools
+import threading
+from types import SimpleNamespace
+
+import paramiko
+import pymarc
+import pytest
+
+from datasync.filex import remove_if_unchanged, start_filex
+from datasync.models import Holding, IncomingFile
+
+from .conftest import ACCOUNT_PASSWORD, marc_bytes
+
+
+@pytest.fixture
+def filex_server(filex_root):
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    acceptor, key = asyncio.run_coroutine_threadsafe(
+        start_filex(host="127.0.0.1", port=0, root=filex_root, pickup_delay=3600), loop
+    ).result(timeout=30)
+    yield SimpleNamespace(port=acceptor.get_port(), fingerprint=key.get_fingerprint("sha256"))
+    acceptor.close()
+    asyncio.run_coroutine_threadsafe(acceptor.wait_closed(), loop).result(timeout=30)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=30)
+    loop.close()
+
+
+def connect(server, username: str, password: str) -> tuple[paramiko.Transport, paramiko.SFTPClient]:
+    transport = paramiko.Transport(("127.0.0.1", server.port))
+    transport.start_client(timeout=10)
+    # The host key is pinned: the fingerprint the server logs is the one the client sees.
+    seen = transport.get_remote_server_key().asbytes()
+    fingerprint = "SHA256:" + base64.b64encode(hashlib.sha256(seen).digest()).decode().rstrip("=")
+    assert fingerprint == server.fingerprint
+    transport.auth_password(username, password)
+    return transport, paramiko.SFTPClient.from_transport(transport)
+
+
+def uva_records_in_utf8(shared_marc, count: int) -> list[pymarc.Record]:
+    """Real MARC-8 records from UVA, converted to UTF-8 as Alma would send them."""
+    with open(shared_marc / "solrmarc" / "uva_001_2000.mrc", "rb") as stream:
+        reader = pymarc.MARCReader(stream, to_unicode=True, force_utf8=False)
+        records = list(itertools.islice(reader, count))
+    for record in records:
+        leader = str(record.leader)
+        record.leader = leader[:9] + "a" + leader[10:]
+        record.force_utf8 = True
+    return records
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_uploaded_with_paramiko_is_processed_and_its_reports_can_be_downloaded(
+    filex_server, account, collection, shared_marc
+):
+    records = uva_records_in_utf8(shared_marc, 40)
+    name = f"{collection.collection_id}.ALMAD.bibs_1_new.mrc"
+    transport, sftp = connect(filex_server, "fx_almad", ACCOUNT_PASSWORD)
+    try:
+        # paramiko checks the remote size after closing: the upload must still be there then.
+        sftp.putfo(io.BytesIO(marc_bytes(records)), f"/xfer/metacoll/in/bib/{name}")
+        sftp.putfo(io.BytesIO(b"probe"), "/xfer/metacoll/in/bib/alma_probe.txt")
+        reports = sorted(sftp.listdir("/xfer/metacoll/reports"))
+        with sftp.open(f"/xfer/metacoll/reports/{reports[-1]}") as stream:
+            xref = stream.read().decode()
+        sftp.remove("/xfer/metacoll/in/bib/alma_probe.txt")
+    finally:
+        sftp.close()
+        transport.close()
+
+    incoming = IncomingFile.objects.get()
+    assert incoming.file_name == name
+    assert incoming.status == IncomingFile.Status.PROCESSED
+    # Three of these UVA records (u11, u14, u15) carry their OCLC number only in 035 $z.
+    assert (incoming.records, incoming.holdings_set, incoming.unresolved) == (40, 37, 3)
+    assert Holding.objects.filter(institution=account.institution).count() == 37
+    assert [r.split(".")[-2] for r in reports] == [
+        "BibExceptionReport",
+        "BibProcessingReport",
+        "unresxrefrpt",
+        "xrefrpt",
+    ]
+    assert xref.splitlines()[0] == "u1\t10698981"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_wrong_password_is_refused(filex_server, account):
+    with pytest.raises(paramiko.AuthenticationException):
+        connect(filex_server, "fx_almad", "not-the-password")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_account_cannot_leave_its_own_folders(filex_server, account, filex_root):
+    (filex_root / "secret.txt").write_text("host-key-neighbour")
+    transport, sftp = connect(filex_server, "fx_almad", ACCOUNT_PASSWORD)
+    try:
+        assert sorted(sftp.listdir("/xfer/metacoll")) == ["in", "reports"]
+        with pytest.raises(IOError):
+            sftp.stat("/../../secret.txt")
+    finally:
+        sftp.close()
+        transport.close()
+
+
+def test_a_picked_up_upload_is_removed_unless_it_was_replaced(tmp_path):
+    path = tmp_path / "1234567.ALMAD.x.mrc"
+    path.write_bytes(b"first")
+    stat = path.stat()
+
+    path.write_bytes(b"second upload")
+    assert remove_if_unchanged(str(path), stat.st_size, stat.st_mtime_ns) is False
+    assert path.exists()
+
+    stat = path.stat()
+    assert remove_if_unchanged(str(path), stat.st_size, stat.st_mtime_ns) is True
+    assert not path.exists()
