@@ -1,1 +1,490 @@
+"""Publishing profiles (Alma "Publish bibliographic records (DataSync) to OCLC"), their jobs, the
+files each job wrote, the per-record publication ledger and per-record job outcomes."""
+
 from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+DEFAULT_PROFILE_NAME = "Publish bibliographic records (DataSync) to OCLC"
+DEFAULT_PROFILE_DESCRIPTION = "Synchronize your local catalog with WorldCat"
+DEFAULT_RECORDS_PER_FILE = 100_000
+
+# OCLC file names carry the symbol with these characters spelled out (Data Sync naming rule).
+SYMBOL_FILE_NAME_MAP = {"@": "_64", "$": "_36", "#": "_35"}
+_SYMBOL_RE = re.compile(r"^[A-Za-z0-9@$#]+$")
+_COLLECTION_ID_RE = re.compile(r"^\d{7}$")
+_EMAIL_SPLIT_RE = re.compile(r"[\s,;]+")
+
+# A running job whose heartbeat is older than this is treated as abandoned by a dead worker.
+STALE_AFTER = timedelta(minutes=30)
+
+
+class FailureCategory(models.TextChoices):
+    AUTH = "auth", "Authentication"
+    HOST_KEY = "host-key", "Host key"
+    NETWORK = "network", "Network"
+    REMOTE_REJECTED = "remote-rejected", "Rejected by the server"
+    CONFIG = "config", "Configuration"
+    INTERNAL = "internal", "Internal error"
+
+
+class PublishingProfile(models.Model):
+    class Mode(models.TextChoices):
+        BASELINE = "baseline", "Baseline"
+        FULL = "full", "Full"
+        INCREMENTAL = "incremental", "Incremental"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        INACTIVE = "inactive", "Inactive"
+
+    class Scheduling(models.TextChoices):
+        NOT_SCHEDULED = "none", "Not scheduled"
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly"
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, "Monday"
+        TUESDAY = 1, "Tuesday"
+        WEDNESDAY = 2, "Wednesday"
+        THURSDAY = 3, "Thursday"
+        FRIDAY = 4, "Friday"
+        SATURDAY = 5, "Saturday"
+        SUNDAY = 6, "Sunday"
+
+    # Profile Details
+    name = models.CharField(
+        "Profile name", max_length=200, unique=True, default=DEFAULT_PROFILE_NAME
+    )
+    description = models.TextField(
+        "Profile description", blank=True, default=DEFAULT_PROFILE_DESCRIPTION
+    )
+    oclc_symbol = models.CharField(
+        "OCLC institution symbol",
+        max_length=20,
+        help_text="Letters and digits; @ $ # are written as _64 _36 _35 in file names.",
+    )
+    project_number = models.CharField("Project number", max_length=50, blank=True)
+    collection_id = models.CharField(
+        "Collection ID",
+        max_length=7,
+        help_text="The 7-digit Data Sync collection ID from OCLC's Collection Manager.",
+    )
+    # Publishing Parameters
+    publishing_mode = models.CharField(
+        "Publishing mode", max_length=12, choices=Mode.choices, default=Mode.INCREMENTAL
+    )
+    status = models.CharField(
+        "Status", max_length=10, choices=Status.choices, default=Status.INACTIVE
+    )
+    scheduling = models.CharField(
+        "Scheduling",
+        max_length=10,
+        choices=Scheduling.choices,
+        default=Scheduling.NOT_SCHEDULED,
+    )
+    schedule_hour = models.PositiveSmallIntegerField(
+        "Hour",
+        default=2,
+        choices=[(h, f"{h:02d}:00") for h in range(24)],
+        help_text="In the institution's time zone.",
+    )
+    schedule_weekday = models.PositiveSmallIntegerField(
+        "Day of the week", choices=Weekday.choices, default=Weekday.MONDAY
+    )
+    # Submission Format
+    ftp_connection = models.ForeignKey(
+        "ftp.SftpConnection",
+        verbose_name="FTP configuration",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="publishing_profiles",
+    )
+    sub_directory = models.CharField("Sub-directory", max_length=500, blank=True)
+    records_per_file = models.PositiveIntegerField(
+        "Records per file", default=DEFAULT_RECORDS_PER_FILE
+    )
+    # Email notifications
+    notification_emails = models.TextField(
+        "E-mail notification addresses", blank=True, help_text="One or more, comma-separated."
+    )
+    notify_on_success = models.BooleanField("Notify on success", default=False)
+    notify_on_error = models.BooleanField("Notify on error", default=True)
+    # Where Incremental resumes: records.changes horizon taken by the last successful job.
+    watermark = models.BigIntegerField(default=0, editable=False)
+    last_successful_job = models.ForeignKey(
+        "PublishingJob",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "publishing profile"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status="inactive") | models.Q(ftp_connection__isnull=False),
+                name="profile_active_needs_ftp",
+                violation_error_message="An active profile needs an FTP configuration.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(records_per_file__gte=1), name="profile_records_per_file_min"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(schedule_hour__lte=23), name="profile_schedule_hour_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        # Schedules are kept in step by profiles.scheduling.sync_schedule, called here so every
+        # path that saves a profile (admin, shell, the engine's mode switch) updates it.
+        super().save(*args, **kwargs)
+        from .scheduling import sync_schedule
+
+        sync_schedule(self)
+
+    def get_absolute_url(self) -> str:
+        try:
+            return reverse("admin:profiles_publishingprofile_change", args=[self.pk])
+        except NoReverseMatch:
+            return ""
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        symbol = (self.oclc_symbol or "").strip()
+        if not symbol:
+            errors["oclc_symbol"] = "Enter the OCLC institution symbol."
+        elif not _SYMBOL_RE.match(symbol):
+            errors["oclc_symbol"] = (
+                "The OCLC institution symbol may contain only letters, digits and @ $ #."
+            )
+        if not _COLLECTION_ID_RE.match(self.collection_id or ""):
+            errors["collection_id"] = "The Collection ID is exactly 7 digits, e.g. 1234567."
+        if self.status == self.Status.ACTIVE and not self.ftp_connection_id:
+            errors["ftp_connection"] = "Choose an FTP configuration: the profile is Active."
+        if self.records_per_file is not None and self.records_per_file < 1:
+            errors["records_per_file"] = "Records per file must be 1 or more."
+        bad = [a for a in self.notification_email_list if "@" not in a]
+        if bad:
+            errors["notification_emails"] = f"Not an e-mail address: {', '.join(bad)}"
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def file_symbol(self) -> str:
+        """The symbol as it appears in file names (@ $ # spelled _64 _36 _35)."""
+        return "".join(SYMBOL_FILE_NAME_MAP.get(c, c) for c in self.oclc_symbol.strip())
+
+    @property
+    def notification_email_list(self) -> list[str]:
+        return [a for a in _EMAIL_SPLIT_RE.split(self.notification_emails or "") if a]
+
+    @property
+    def schedule_description(self) -> str:
+        if self.scheduling == self.Scheduling.DAILY:
+            return f"Daily at {self.schedule_hour:02d}:00"
+        if self.scheduling == self.Scheduling.WEEKLY:
+            day = self.Weekday(self.schedule_weekday).label
+            return f"Weekly on {day} at {self.schedule_hour:02d}:00"
+        return "Not scheduled"
+
+    @property
+    def is_scheduled(self) -> bool:
+        return (
+            self.status == self.Status.ACTIVE and self.scheduling != self.Scheduling.NOT_SCHEDULED
+        )
+
+    def active_job(self) -> PublishingJob | None:
+        return self.jobs.filter(status__in=PublishingJob.ACTIVE_STATUSES).first()
+
+
+class PublishingJob(models.Model):
+    class Kind(models.TextChoices):
+        BASELINE = "baseline", "Baseline"
+        FULL = "full", "Full"
+        INCREMENTAL = "incremental", "Incremental"
+        REPUBLISH_SET = "republish_set", "Bib OCLC Republish Set of Titles"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Pending"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Completed successfully"
+        COMPLETED_WITH_ERRORS = "completed_with_errors", "Completed with errors"
+        FAILED = "failed", "Failed"
+
+    class Stage(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SELECTING = "selecting", "Selecting records"
+        WRITING = "writing", "Writing files"
+        UPLOADING = "uploading", "Uploading"
+        COMMITTING = "committing", "Finalizing"
+        DONE = "done", "Done"
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        RUN_NOW = "run_now", "Run now"
+        COMMAND = "command", "Command line"
+        REPUBLISH = "republish", "Republish set"
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+    FINISHED_STATUSES = (Status.SUCCEEDED, Status.COMPLETED_WITH_ERRORS, Status.FAILED)
+
+    profile = models.ForeignKey(PublishingProfile, on_delete=models.PROTECT, related_name="jobs")
+    kind = models.CharField("Mode", max_length=16, choices=Kind.choices)
+    bib_set = models.ForeignKey(
+        "records.BibSet",
+        verbose_name="set",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="publishing_jobs",
+    )
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.QUEUED)
+    stage = models.CharField(max_length=12, choices=Stage.choices, default=Stage.PENDING)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    trigger = models.CharField(max_length=12, choices=Trigger.choices, default=Trigger.RUN_NOW)
+    dry_run = models.BooleanField("Dry run (nothing uploaded)", default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Frozen at the first attempt: file names derive from it, so a retry reuses them.
+    run_stamp = models.CharField(max_length=20, blank=True)
+    # Set once every file is written: a retry then resends those files instead of reselecting.
+    written_at = models.DateTimeField(null=True, blank=True)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(null=True, blank=True)
+    count_new = models.PositiveIntegerField("New", default=0)
+    count_changed = models.PositiveIntegerField("Updated", default=0)
+    count_deleted = models.PositiveIntegerField("Deleted", default=0)
+    count_unchanged = models.PositiveIntegerField(
+        "Not published (record content did not change)", default=0
+    )
+    count_skipped = models.PositiveIntegerField("Skipped", default=0)
+    count_failed = models.PositiveIntegerField("Failed", default=0)
+    failure_category = models.CharField(max_length=20, choices=FailureCategory.choices, blank=True)
+    failure_message = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # records.changes horizon taken before selecting; the profile's watermark on success.
+    horizon = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "publishing job"
+        constraints = [
+            # One active job per profile: the database refuses a second queued/running row.
+            models.UniqueConstraint(
+                fields=["profile"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="one_active_job_per_profile",
+                violation_error_message="This profile already has a queued or running job.",
+            ),
+        ]
+        indexes = [
+            # Job history list, newest first, and per profile.
+            models.Index(fields=["-created_at"], name="job_created"),
+            models.Index(fields=["profile", "-created_at"], name="job_profile_created"),
+            # Status filter of the job history.
+            models.Index(fields=["status", "-created_at"], name="job_status_created"),
+            # recover_stale_jobs: running jobs by heartbeat.
+            models.Index(
+                fields=["heartbeat_at"],
+                name="job_running_heartbeat",
+                condition=models.Q(status="running"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Job {self.pk} {self.get_kind_display()} ({self.profile})"
+
+    def get_absolute_url(self) -> str:
+        try:
+            return reverse("profiles:job", args=[self.pk])
+        except NoReverseMatch:
+            return ""
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED_STATUSES
+
+    @property
+    def duration(self) -> timedelta | None:
+        if not self.started_at:
+            return None
+        return (self.finished_at or timezone.now()) - self.started_at
+
+    @property
+    def records_sent(self) -> int:
+        return self.count_new + self.count_changed + self.count_deleted
+
+    @property
+    def progress_percent(self) -> int | None:
+        if not self.progress_total:
+            return 100 if self.stage == self.Stage.DONE else None
+        return min(100, int(100 * self.progress_done / self.progress_total))
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "new": self.count_new,
+            "changed": self.count_changed,
+            "deleted": self.count_deleted,
+            "unchanged": self.count_unchanged,
+            "skipped": self.count_skipped,
+            "failed": self.count_failed,
+        }
+
+    def is_stale(self, now=None) -> bool:
+        """A running job whose worker stopped beating (killed, machine restarted)."""
+        if self.status != self.Status.RUNNING:
+            return False
+        now = now or timezone.now()
+        last = self.heartbeat_at or self.started_at or self.created_at
+        return last < now - STALE_AFTER
+
+    def mark_failed(self, category: str, message: str) -> None:
+        self.status = self.Status.FAILED
+        self.failure_category = category
+        self.failure_message = message[:4000]
+        self.finished_at = timezone.now()
+        self.save(update_fields=["status", "failure_category", "failure_message", "finished_at"])
+
+
+class JobFile(models.Model):
+    """One MARC file a job wrote (and, unless a dry run, delivered)."""
+
+    job = models.ForeignKey(PublishingJob, on_delete=models.CASCADE, related_name="files")
+    sequence = models.PositiveIntegerField()
+    name = models.CharField(max_length=255, unique=True)
+    records = models.PositiveIntegerField(default=0)
+    bytes = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    local_path = models.CharField(max_length=1000)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    remote_path = models.CharField(max_length=1000, blank=True)
+    remote_size = models.BigIntegerField(null=True, blank=True)
+    verified = models.BooleanField("remote size verified", default=False)
+
+    class Meta:
+        ordering = ["job", "sequence"]
+        verbose_name = "job file"
+        constraints = [
+            models.UniqueConstraint(fields=["job", "sequence"], name="jobfile_sequence_once"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PublishedRecord(models.Model):
+    """The ledger: what a profile last sent for each bib; deletes and "did not change" use it."""
+
+    class Status(models.TextChoices):
+        PUBLISHED = "published", "Published"
+        DELETED = "deleted", "Deleted"
+
+    profile = models.ForeignKey(PublishingProfile, on_delete=models.CASCADE, related_name="ledger")
+    bib = models.ForeignKey("records.Bib", on_delete=models.CASCADE, related_name="publications")
+    status = models.CharField(max_length=10, choices=Status.choices)
+    content_hash = models.CharField(max_length=64)
+    # Normalised OCLC numbers sent in 035 (space-separated); a later delete sends these.
+    oclc_numbers = models.CharField("OCLC numbers sent", max_length=300, blank=True)
+    ldr05 = models.CharField("LDR/05 sent", max_length=1, blank=True)
+    job = models.ForeignKey(
+        PublishingJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    file_name = models.CharField(max_length=255, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "published record"
+        constraints = [
+            # Also the ON CONFLICT target of the bulk ledger upsert.
+            models.UniqueConstraint(fields=["profile", "bib"], name="ledger_once_per_bib"),
+        ]
+        indexes = [
+            # Record page: publishing history of one bib across profiles.
+            models.Index(fields=["bib"], name="ledger_bib"),
+            # Full mode delete candidates: a profile's published rows.
+            models.Index(
+                fields=["profile", "bib"],
+                name="ledger_profile_published",
+                condition=models.Q(status="published"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bib_id} {self.status} by {self.profile_id}"
+
+
+class JobRecord(models.Model):
+    """One record's outcome in one job (what Alma's job report counts)."""
+
+    class Outcome(models.TextChoices):
+        NEW = "new", "New"
+        CHANGED = "changed", "Updated"
+        DELETED = "deleted", "Deleted"
+        UNCHANGED = "unchanged", "Not published (record content did not change)"
+        SKIPPED = "skipped", "Skipped"
+        FAILED = "failed", "Failed"
+
+    class Reason(models.TextChoices):
+        NONE = "", "—"
+        UNCHANGED = "unchanged", "Not published (record content did not change)"
+        HOLDINGS_ONLY = "holdings_only", "Publish holdings only: not handled by this profile"
+        DONT_PUBLISH = "dont_publish", "Don't publish"
+        NO_HOLDINGS = "no_holdings", "no holdings"
+        SUPPRESSED = "suppressed", "suppressed"
+        DELETED = "deleted", "deleted"
+        NEVER_PUBLISHED = "never_published", "Not published before: no delete sent"
+        BASELINE = "baseline", "Baseline: recorded as published, not sent"
+        BASELINE_DELETED = "baseline_deleted", "Baseline: recorded as deleted, not sent"
+        REPUBLISH = "republish", "Republished (set)"
+        INVALID = "invalid", "Invalid record"
+
+    job = models.ForeignKey(PublishingJob, on_delete=models.CASCADE, related_name="records")
+    bib_id = models.BigIntegerField("bib id")
+    mms_id = models.BigIntegerField("MMS ID")
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
+    detail = models.TextField(blank=True)
+    file_sequence = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "job record"
+        indexes = [
+            # Job detail: outcomes of a job, filtered by outcome, in bib order.
+            models.Index(fields=["job", "outcome", "bib_id"], name="jobrecord_job_outcome"),
+            # Job detail: search by MMS ID within a job.
+            models.Index(fields=["job", "mms_id"], name="jobrecord_job_mms"),
+            # Record page: every job that handled a bib.
+            models.Index(fields=["bib_id", "-job"], name="jobrecord_bib"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mms_id} {self.outcome} in job {self.job_id}"
