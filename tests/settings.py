@@ -17,5 +17,9 @@ os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 # Playwright's sync API runs an event loop in the test thread; Django would otherwise refuse
 # ORM calls made by the test itself between browser steps.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# The test client and the live server speak plain HTTP: no HTTPS redirect, no Secure-only cookies.
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
+os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
 
 from config.settings import *  # noqa: E402,F401,F403
