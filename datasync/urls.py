@@ -1,5 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "datasync"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("reports/<int:pk>/", views.report, name="report"),
+]
