@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
@@ -112,10 +113,17 @@ class CommentInline(admin.StackedInline):
 
     model = CollectionComment
     extra = 1
-    fields = ["text", "author", "created_at"]
-    readonly_fields = ["author", "created_at"]
+    fields = ["text", "posted"]
+    readonly_fields = ["posted"]
     verbose_name = "comment"
     verbose_name_plural = "Comments"
+
+    @admin.display(description="posted")
+    def posted(self, obj):
+        if obj is None or obj.pk is None:
+            return ""
+        author = obj.author.get_username() if obj.author else "OCLC"
+        return f"{author}, {timezone.localtime(obj.created_at):%Y-%m-%d %H:%M}"
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -127,10 +135,10 @@ class CommentInline(admin.StackedInline):
 class ContactInline(admin.TabularInline):
     model = CollectionContact
     formset = ContactFormSet
-    extra = 0
-    min_num = 2
+    # Two blank rows, none required: a draft may be saved with fewer contacts; ContactFormSet
+    # insists on 2 or 3 when the collection is submitted.
+    extra = 2
     max_num = 3
-    validate_min = False  # a draft may have fewer; ContactFormSet checks on submission
     fields = ["name", "email", "phone"]
     verbose_name = "contact"
     verbose_name_plural = "Contact Information"
@@ -144,6 +152,7 @@ class ContactInline(admin.TabularInline):
 @admin.register(Collection)
 class CollectionAdmin(admin.ModelAdmin):
     change_form_template = "datasync/collection_change_form.html"
+    view_on_site = False
     list_display = [
         "collection_id",
         "name",
