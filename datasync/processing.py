@@ -130,7 +130,14 @@ class FileProcessor:
         chunk: list[Entry] = []
         for read in read_records(path):
             self.outcome.records += 1
-            entry = self.entry(read)
+            try:
+                entry = self.entry(read)
+            except Exception as exc:  # noqa: BLE001 - one bad record never stops the file
+                self.add_exception(
+                    read.seq,
+                    Problem("Processing Error", "CRITICAL", f"Record not processed: {exc!r}"),
+                )
+                entry = None
             if entry is not None:
                 chunk.append(entry)
             if len(chunk) >= CHUNK_SIZE:
@@ -185,7 +192,7 @@ class FileProcessor:
                 incoming_ocn,
             )
             return None
-        if record["245"] is None:
+        if not record.get_fields("245"):
             self.add_exception(
                 read.seq,
                 Problem("Validation Error", "MINOR", "Record is sparse."),

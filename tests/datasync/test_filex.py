@@ -17,7 +17,7 @@ import pytest
 from datasync.filex import remove_if_unchanged, start_filex
 from datasync.models import Holding, IncomingFile
 
-from .conftest import ACCOUNT_PASSWORD, marc_bytes
+from .conftest import ACCOUNT_PASSWORD, marc_bytes, marc_record
 
 
 @pytest.fixture
@@ -124,3 +124,24 @@ def test_a_picked_up_upload_is_removed_unless_it_was_replaced(tmp_path):
     stat = path.stat()
     assert remove_if_unchanged(str(path), stat.st_size, stat.st_mtime_ns) is True
     assert not path.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_renamed_into_place_is_taken_in_once_and_the_partial_name_ignored(
+    filex_server, account, collection
+):
+    name = f"{collection.collection_id}.ALMAD.renamed.mrc"
+    transport, sftp = connect(filex_server, "fx_almad", ACCOUNT_PASSWORD)
+    try:
+        sftp.putfo(
+            io.BytesIO(marc_bytes([marc_record("991", "(OCoLC)7")])),
+            f"/xfer/metacoll/in/bib/{name}.part",
+        )
+        assert not IncomingFile.objects.exists()
+        sftp.posix_rename(f"/xfer/metacoll/in/bib/{name}.part", f"/xfer/metacoll/in/bib/{name}")
+    finally:
+        sftp.close()
+        transport.close()
+
+    incoming = IncomingFile.objects.get()
+    assert (incoming.file_name, incoming.status) == (name, IncomingFile.Status.PROCESSED)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from datasync.models import Collection, Holding, IncomingFile, Report, WorldCatRecord
 
 from .conftest import marc_bytes, marc_record
@@ -209,3 +211,35 @@ def test_real_utf8_file_with_bad_bytes_keeps_going(collection, inbox, account, s
     assert incoming.status == IncomingFile.Status.PROCESSED
     assert incoming.exceptions >= 1
     assert "invalid_characters_present" in incoming.reports.get(kind="BibExceptionReport").content
+
+
+def test_reports_are_written_to_the_accounts_reports_folder_with_eastern_time_names(
+    collection, upload, filex_root
+):
+    now = datetime(2025, 1, 15, 17, 5, 9, 42000, tzinfo=UTC)  # 12:05:09.042 EST
+    name = f"{collection.collection_id}.ALMAD.bibs_7_new.mrc"
+
+    incoming = upload(name, [marc_record("991", "(OCoLC)55")], now=now)
+
+    folder = filex_root / "home" / "fx_almad" / "xfer" / "metacoll" / "reports"
+    prefix = f"ALMAD-ALMAD.{collection.collection_id}.IN.BIB.D20250115.T120509042.{name}."
+    assert sorted(p.name for p in folder.iterdir()) == [
+        prefix + kind + ".txt"
+        for kind in ["BibExceptionReport", "BibProcessingReport", "unresxrefrpt", "xrefrpt"]
+    ]
+    assert (folder / f"{prefix}xrefrpt.txt").read_text() == "991\t55\n"
+    millis = int(now.timestamp() * 1000)
+    assert (folder / f"{prefix}BibProcessingReport.txt").read_text() == (
+        f"ALMAD_{collection.collection_id}_{millis}::bib::1|991|55|55|match\n"
+    )
+    assert incoming.processed_at == now
+
+
+def test_a_record_without_a_title_is_sparse_but_still_sets_the_holding(collection, upload):
+    incoming = upload(
+        f"{collection.collection_id}.ALMAD.sparse.mrc", [marc_record("1", "(OCoLC)100", title=None)]
+    )
+
+    assert holdings_of(collection.institution) == {100: "1"}
+    (line,) = report(incoming, Report.Kind.EXCEPTION)
+    assert line.endswith("|1|100|100|Validation Error|MINOR|Record is sparse.")
