@@ -1,0 +1,192 @@
+"""Step 5 of the pipeline: everything a successful job changes, in one transaction.
+
+Per-record outcomes and the ledger are loaded from the staged outcomes file in bulk: on
+PostgreSQL by COPY into a temporary table, then one INSERT for the outcomes and one
+INSERT ... ON CONFLICT for the ledger; elsewhere by bulk_create in batches. The number of queries
+does not depend on the number of records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from itertools import islice
+
+from django.db import connection, transaction
+
+from audit.log import record as audit
+
+from ..models import JobFile, JobRecord, PublishedRecord, PublishingJob, PublishingProfile
+from .writer import STAGE_FILE, job_directory, read_stage
+
+BATCH = 5000
+Kind = PublishingJob.Kind
+# Job kinds whose selection covers every change below the horizon: only these may move the
+# watermark (a Republish set looks at a few records and must not hide other changes).
+ADVANCES_WATERMARK = (Kind.BASELINE, Kind.FULL, Kind.INCREMENTAL)
+
+
+def commit_job(job: PublishingJob, *, clock: Callable) -> None:
+    stage_path = job_directory(job) / STAGE_FILE
+    now = clock()
+    with transaction.atomic():
+        # The row lock makes commit and recover_stale_jobs exclusive: a job marked failed as
+        # abandoned can no longer commit, and one committing is not marked abandoned.
+        locked = PublishingJob.objects.select_for_update().get(pk=job.pk)
+        if locked.status != PublishingJob.Status.RUNNING:
+            from .pipeline import PublishError
+
+            raise PublishError(
+                f"The job is {locked.get_status_display().lower()}, not running: not committed."
+            )
+        file_names = dict(JobFile.objects.filter(job=job).values_list("sequence", "name"))
+        write_ledger = not job.dry_run
+        if connection.vendor == "postgresql":
+            _load_postgresql(job, stage_path, write_ledger, now)
+        else:
+            _load_batches(job, stage_path, file_names, write_ledger, now)
+
+        status = (
+            PublishingJob.Status.COMPLETED_WITH_ERRORS
+            if job.count_failed
+            else PublishingJob.Status.SUCCEEDED
+        )
+        PublishingJob.objects.filter(pk=job.pk).update(
+            status=status,
+            stage=PublishingJob.Stage.DONE,
+            finished_at=now,
+            heartbeat_at=now,
+            failure_category="",
+            failure_message="",
+        )
+        job.status, job.stage, job.finished_at = status, PublishingJob.Stage.DONE, now
+        profile = PublishingProfile.objects.select_for_update().get(pk=job.profile_id)
+        if not job.dry_run:
+            _advance_profile(profile, job)
+        audit(
+            "profiles.job.succeeded",
+            actor=job.requested_by,
+            target=job,
+            message=f"{job} {job.get_status_display().lower()}: "
+            + ", ".join(f"{k} {v}" for k, v in job.counts().items() if v)
+            + (" (dry run, nothing uploaded)" if job.dry_run else ""),
+            data={"counts": job.counts(), "files": sorted(file_names.values())},
+        )
+
+
+def _advance_profile(profile: PublishingProfile, job: PublishingJob) -> None:
+    update = ["last_successful_job", "updated_at"]
+    profile.last_successful_job = job
+    if job.kind in ADVANCES_WATERMARK and job.horizon is not None:
+        profile.watermark = job.horizon
+        update.append("watermark")
+    switch = job.kind in (Kind.BASELINE, Kind.FULL) and profile.publishing_mode == job.kind
+    if switch:
+        old = profile.get_publishing_mode_display()
+        profile.publishing_mode = PublishingProfile.Mode.INCREMENTAL
+        update.append("publishing_mode")
+    profile.save(update_fields=update)
+    if switch:
+        audit(
+            "profiles.profile.mode_switched",
+            actor=None,
+            target=profile,
+            message=f"Publishing mode of {profile} switched from {old} to Incremental after "
+            f"job {job.pk} completed",
+            data={"old": job.kind, "new": PublishingProfile.Mode.INCREMENTAL, "job": job.pk},
+        )
+
+
+_TEMP_TABLE = """
+CREATE TEMP TABLE publish_stage (
+    bib_id bigint, mms_id bigint, outcome text, reason text, detail text, file_seq integer,
+    content_hash text, oclc_numbers text, ldr05 text, ledger text
+) ON COMMIT DROP
+"""
+
+_INSERT_OUTCOMES = f"""
+INSERT INTO {JobRecord._meta.db_table}
+    (job_id, bib_id, mms_id, outcome, reason, detail, file_sequence)
+SELECT %s, bib_id, mms_id, outcome, reason, detail, file_seq FROM publish_stage
+"""  # noqa: S608
+
+_UPSERT_LEDGER = f"""
+INSERT INTO {PublishedRecord._meta.db_table}
+    (profile_id, bib_id, status, content_hash, oclc_numbers, ldr05, job_id, file_name, sent_at)
+SELECT %(profile)s, s.bib_id,
+       CASE s.ledger WHEN 'P' THEN 'published' ELSE 'deleted' END,
+       s.content_hash, s.oclc_numbers, s.ldr05, %(job)s, COALESCE(f.name, ''), %(now)s
+FROM publish_stage s
+LEFT JOIN {JobFile._meta.db_table} f ON f.job_id = %(job)s AND f.sequence = s.file_seq
+WHERE s.ledger <> '-'
+ON CONFLICT (profile_id, bib_id) DO UPDATE SET
+    status = EXCLUDED.status, content_hash = EXCLUDED.content_hash,
+    oclc_numbers = EXCLUDED.oclc_numbers, ldr05 = EXCLUDED.ldr05, job_id = EXCLUDED.job_id,
+    file_name = EXCLUDED.file_name, sent_at = EXCLUDED.sent_at
+"""  # noqa: S608
+
+
+def _load_postgresql(job: PublishingJob, stage_path, write_ledger: bool, now) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_TEMP_TABLE)
+        with open(stage_path, "rb") as handle:
+            with cursor.cursor.copy("COPY publish_stage FROM STDIN") as copy:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    copy.write(block)
+        cursor.execute(_INSERT_OUTCOMES, [job.pk])
+        if write_ledger:
+            cursor.execute(_UPSERT_LEDGER, {"profile": job.profile_id, "job": job.pk, "now": now})
+
+
+def _load_batches(job, stage_path, file_names, write_ledger: bool, now) -> None:
+    rows = read_stage(stage_path)
+    while batch := list(islice(rows, BATCH)):
+        JobRecord.objects.bulk_create(
+            [
+                JobRecord(
+                    job_id=job.pk,
+                    bib_id=int(r["bib_id"]),
+                    mms_id=int(r["mms_id"]),
+                    outcome=r["outcome"],
+                    reason=r["reason"] or "",
+                    detail=r["detail"] or "",
+                    file_sequence=int(r["file_seq"]) if r["file_seq"] else None,
+                )
+                for r in batch
+            ]
+        )
+        if not write_ledger:
+            continue
+        ledger = [
+            PublishedRecord(
+                profile_id=job.profile_id,
+                bib_id=int(r["bib_id"]),
+                status=(
+                    PublishedRecord.Status.PUBLISHED
+                    if r["ledger"] == "P"
+                    else PublishedRecord.Status.DELETED
+                ),
+                content_hash=r["content_hash"] or "",
+                oclc_numbers=r["oclc_numbers"] or "",
+                ldr05=r["ldr05"] or "",
+                job_id=job.pk,
+                file_name=file_names.get(int(r["file_seq"])) if r["file_seq"] else "",
+                sent_at=now,
+            )
+            for r in batch
+            if r["ledger"] != "-"
+        ]
+        if ledger:
+            PublishedRecord.objects.bulk_create(
+                ledger,
+                update_conflicts=True,
+                unique_fields=["profile", "bib"],
+                update_fields=[
+                    "status",
+                    "content_hash",
+                    "oclc_numbers",
+                    "ldr05",
+                    "job",
+                    "file_name",
+                    "sent_at",
+                ],
+            )

@@ -1,0 +1,267 @@
+"""The publishing pipeline: one job from selection to commit."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC
+
+from django.utils import timezone
+
+from records.changes import current_horizon
+
+from ..models import FailureCategory, JobFile, JobRecord, PublishingJob
+from .commit import commit_job
+from .marcout import OutputError, publish_bytes
+from .selection import candidates, decide, iter_rows
+from .writer import STAGE_FILE, FileSplitter, job_directory, stage_line
+
+logger = logging.getLogger("profiles.engine")
+
+CHUNK = 2000
+Stage = PublishingJob.Stage
+Outcome = JobRecord.Outcome
+
+
+class PublishError(Exception):
+    """A job cannot go on; `category` is one of FailureCategory."""
+
+    def __init__(self, message: str, category: str = FailureCategory.INTERNAL):
+        super().__init__(message)
+        self.category = category
+
+
+@dataclass
+class PublishResult:
+    job: PublishingJob
+    counts: dict[str, int] = field(default_factory=dict)
+    files: list[JobFile] = field(default_factory=list)
+
+
+def publish(
+    job: PublishingJob,
+    *,
+    clock: Callable = timezone.now,
+    sleep: Callable[[float], object] = time.sleep,
+) -> PublishResult:
+    """Run a claimed (running) job to its end. Raises on failure; the caller records it.
+
+    1. Horizon: on the first attempt, take records.changes.current_horizon() *before*
+       selecting; it becomes the profile's watermark only if the job succeeds.
+    2. Select and write (skipped when a previous attempt already wrote the files): stream the
+       candidates with the ledger joined, decide each record, patch its bytes, append it to the
+       current file (split by Max. file size and records per file), stage its outcome in
+       outcomes.tsv beside the files, and beat the heartbeat every chunk.
+    3. Pad to the connection's Min. Number of Files; register the files.
+    4. Deliver through ftp.transfer (not for a dry run or a Baseline, which send nothing). A
+       retry of the same job resends exactly these bytes under these names.
+    5. Commit in one transaction: per-record outcomes, ledger, watermark, job status, and the
+       switch of a Baseline/Full profile to Incremental (see commit.py).
+    """
+    job.refresh_from_db()
+    if job.horizon is None:
+        job.horizon = current_horizon()
+        job.save(update_fields=["horizon"])
+    if job.written_at is None:
+        _write(job, clock=clock)
+    files = _verified_files(job)
+    if files and not job.dry_run:
+        _deliver(job, files, clock=clock, sleep=sleep)
+    _set_stage(job, Stage.COMMITTING, clock)
+    commit_job(job, clock=clock)
+    job.refresh_from_db()
+    return PublishResult(job=job, counts=job.counts(), files=list(job.files.all()))
+
+
+def _set_stage(job: PublishingJob, stage: str, clock: Callable, **extra) -> None:
+    job.stage = stage
+    job.heartbeat_at = clock()
+    for name, value in extra.items():
+        setattr(job, name, value)
+    PublishingJob.objects.filter(pk=job.pk).update(
+        stage=stage, heartbeat_at=job.heartbeat_at, **extra
+    )
+
+
+def _write(job: PublishingJob, *, clock: Callable) -> None:
+    """Steps 2-3: select, decide, write files and staged outcomes."""
+    profile = job.profile
+    connection = profile.ftp_connection
+    directory = job_directory(job)
+    # An earlier attempt that failed while writing sent nothing: start the files afresh.
+    JobFile.objects.filter(job=job).delete()
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    if not job.run_stamp:
+        job.run_stamp = (job.started_at or clock()).astimezone(UTC).strftime("%Y%m%dT%H%M%S")
+        job.save(update_fields=["run_stamp"])
+
+    _set_stage(job, Stage.SELECTING, clock)
+    queryset = candidates(job)
+    total = queryset.count()
+    _set_stage(job, Stage.WRITING, clock, progress_total=total, progress_done=0)
+
+    max_bytes = connection.max_file_size_bytes if connection is not None else None
+    splitter = FileSplitter(job, directory, max_bytes, profile.records_per_file)
+    counts: Counter[str] = Counter()
+    done = 0
+    with open(directory / STAGE_FILE, "w", encoding="utf-8") as stage:
+        for row in iter_rows(queryset, chunk_size=CHUNK):
+            decision = decide(job.kind, row)
+            outcome, reason, detail, sequence = decision.outcome, decision.reason, "", None
+            ledger, status = decision.ledger, decision.status
+            oclc = row.oclc_numbers
+            if status:
+                if status == "d":
+                    oclc = row.ledger_oclc or ""
+                try:
+                    data = publish_bytes(row.marc, status, oclc.split() if status == "d" else None)
+                    if not splitter.fits_alone(len(data)):
+                        raise OutputError(
+                            f"record is {len(data):,} bytes, more than the connection's "
+                            f"Max. file size ({max_bytes:,} bytes)"
+                        )
+                except OutputError as exc:
+                    outcome, reason, detail, ledger, status = (
+                        Outcome.FAILED,
+                        JobRecord.Reason.INVALID,
+                        str(exc),
+                        "-",
+                        "",
+                    )
+                else:
+                    sequence = splitter.add(data)
+            counts[outcome] += 1
+            stage.write(
+                stage_line(
+                    (
+                        row.bib_id,
+                        row.mms_id,
+                        outcome,
+                        reason,
+                        detail,
+                        sequence,
+                        row.content_hash,
+                        oclc,
+                        status,
+                        ledger,
+                    )
+                )
+            )
+            done += 1
+            if done % CHUNK == 0:
+                _beat(job, done, clock)
+    sends = job.kind != PublishingJob.Kind.BASELINE
+    minimum = connection.min_files if (connection is not None and sends) else 0
+    splitter.pad_to(minimum)
+    written = splitter.close()
+    JobFile.objects.bulk_create(
+        [
+            JobFile(
+                job=job,
+                sequence=f.sequence,
+                name=f.name,
+                records=f.records,
+                bytes=f.bytes,
+                sha256=f.sha256,
+                local_path=str(f.path),
+            )
+            for f in written
+        ]
+    )
+    job.written_at = clock()
+    fields = {
+        "written_at": job.written_at,
+        "progress_done": done,
+        "heartbeat_at": job.written_at,
+        "count_new": counts[Outcome.NEW],
+        "count_changed": counts[Outcome.CHANGED],
+        "count_deleted": counts[Outcome.DELETED],
+        "count_unchanged": counts[Outcome.UNCHANGED],
+        "count_skipped": counts[Outcome.SKIPPED],
+        "count_failed": counts[Outcome.FAILED],
+    }
+    PublishingJob.objects.filter(pk=job.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(job, name, value)
+
+
+def _beat(job: PublishingJob, done: int, clock: Callable) -> None:
+    job.progress_done = done
+    job.heartbeat_at = clock()
+    PublishingJob.objects.filter(pk=job.pk).update(
+        progress_done=done, heartbeat_at=job.heartbeat_at
+    )
+
+
+def _verified_files(job: PublishingJob) -> list[JobFile]:
+    """The job's files, checked unchanged on disk (a retry must resend the same bytes)."""
+    files = list(job.files.order_by("sequence"))
+    for f in files:
+        digest = hashlib.sha256()
+        try:
+            with open(f.local_path, "rb") as handle:
+                for block in iter(lambda h=handle: h.read(1 << 20), b""):
+                    digest.update(block)
+        except FileNotFoundError:
+            raise PublishError(
+                f"File {f.name} of this job is missing from the publishing folder, so the job "
+                "cannot resend what it wrote. Start a new job instead."
+            ) from None
+        if digest.hexdigest() != f.sha256:
+            raise PublishError(
+                f"File {f.name} changed on disk since it was written; it is not sent. "
+                "Start a new job instead."
+            )
+    return files
+
+
+def _deliver(job: PublishingJob, files: list[JobFile], *, clock: Callable, sleep) -> None:
+    """Step 4: upload through ftp.transfer; record remote paths and size checks per file."""
+    from pathlib import Path
+
+    from ftp.transfer import TransferError, deliver
+
+    connection = job.profile.ftp_connection
+    if connection is None:
+        raise PublishError(
+            "The profile has no FTP configuration: choose one in Submission Format.",
+            FailureCategory.CONFIG,
+        )
+    _set_stage(job, Stage.UPLOADING, clock)
+    by_name = {f.name: f for f in files}
+
+    def delivered(remote) -> None:
+        record = by_name.get(remote.name)
+        if record is None:
+            return
+        now = clock()
+        record.delivered_at = now
+        record.remote_path = remote.path
+        record.remote_size = remote.size
+        record.verified = remote.size == record.bytes
+        record.save(update_fields=["delivered_at", "remote_path", "remote_size", "verified"])
+        PublishingJob.objects.filter(pk=job.pk).update(heartbeat_at=now)
+
+    try:
+        deliver(
+            connection,
+            [Path(f.local_path) for f in files],
+            sub_directory=job.profile.sub_directory,
+            sleep=sleep,
+            on_file_delivered=delivered,
+        )
+    except TransferError as exc:
+        category = exc.category if exc.category in FailureCategory.values else "internal"
+        raise PublishError(f"Upload failed: {exc}", category) from exc
+    unverified = [f.name for f in files if not f.verified]
+    if unverified:
+        raise PublishError(
+            "The server reports a different size for " + ", ".join(unverified),
+            FailureCategory.REMOTE_REJECTED,
+        )

@@ -1,0 +1,154 @@
+"""Which bibs a job looks at, and what it decides for each (pure rules, no I/O beyond one query).
+
+One streamed query per job: the candidate bibs joined to the profile's ledger row (LEFT JOIN on
+(profile, bib), served by the ledger's unique index), in id order, through a server-side cursor.
+The decision for a row needs nothing else, so no per-record queries are ever made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.db.models import FilteredRelation, Q
+
+from records.models import Bib, ExportTag
+
+from ..models import JobRecord, PublishedRecord, PublishingJob
+
+Kind = PublishingJob.Kind
+Outcome = JobRecord.Outcome
+Reason = JobRecord.Reason
+PUBLISHED = PublishedRecord.Status.PUBLISHED
+
+COLUMNS = (
+    "pk",
+    "mms_id",
+    "marc",
+    "content_hash",
+    "oclc_numbers",
+    "export_tag",
+    "deleted_at",
+    "suppressed",
+    "holdings_count",
+    "ledger__status",
+    "ledger__content_hash",
+    "ledger__oclc_numbers",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    bib_id: int
+    mms_id: int
+    marc: bytes
+    content_hash: str
+    oclc_numbers: str
+    export_tag: str
+    deleted: bool
+    suppressed: bool
+    holdings_count: int
+    ledger_status: str | None
+    ledger_hash: str | None
+    ledger_oclc: str | None
+
+    @property
+    def published(self) -> bool:
+        return self.ledger_status == PUBLISHED
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    outcome: str
+    reason: str = ""
+    # LDR/05 to send (n, c, d), or "" when nothing is sent.
+    status: str = ""
+    # Ledger after the job: "P" published, "D" deleted, "-" unchanged.
+    ledger: str = "-"
+
+
+def candidates(job: PublishingJob, *, chunk_size: int = 2000):
+    """The job's candidate bibs with the profile's ledger row, as a queryset of value tuples."""
+    qs = Bib.objects.annotate(
+        ledger=FilteredRelation("publications", condition=Q(publications__profile=job.profile_id))
+    )
+    publishable = Q(
+        deleted_at__isnull=True,
+        suppressed=False,
+        export_tag=ExportTag.PUBLISH_BIB,
+        holdings_count__gt=0,
+    )
+    if job.kind in (Kind.FULL, Kind.BASELINE):
+        qs = qs.filter(publishable | Q(ledger__status=PUBLISHED))
+    elif job.kind == Kind.INCREMENTAL:
+        qs = qs.filter(change_marker__gte=job.profile.watermark)
+    elif job.kind == Kind.REPUBLISH_SET:
+        if job.bib_set_id is None:
+            return qs.none()
+        qs = qs.filter(pk__in=job.bib_set.bibs().values("pk"))
+    else:  # pragma: no cover - the model's choices
+        raise ValueError(f"unknown job kind {job.kind!r}")
+    return qs.order_by("pk").values_list(*COLUMNS)
+
+
+def iter_rows(queryset, *, chunk_size: int = 2000) -> Iterator[Row]:
+    for values in queryset.iterator(chunk_size=chunk_size):
+        (pk, mms, marc, chash, oclc, tag, deleted_at, suppressed, holdings, ls, lh, lo) = values
+        yield Row(
+            pk,
+            mms,
+            bytes(marc),
+            chash,
+            oclc,
+            tag,
+            deleted_at is not None,
+            suppressed,
+            holdings,
+            ls,
+            lh,
+            lo,
+        )
+
+
+def ineligibility(row: Row) -> str:
+    """Why a bib is not publishable now ("" when it is)."""
+    if row.deleted:
+        return Reason.DELETED
+    if row.export_tag == ExportTag.DONT_PUBLISH:
+        return Reason.DONT_PUBLISH
+    if row.export_tag == ExportTag.HOLDINGS_ONLY:
+        return Reason.HOLDINGS_ONLY
+    if row.suppressed:
+        return Reason.SUPPRESSED
+    if row.holdings_count <= 0:
+        return Reason.NO_HOLDINGS
+    return ""
+
+
+def decide(kind: str, row: Row) -> Decision:
+    """What a job of `kind` does with one bib, from the bib and the profile's ledger row.
+
+    - A bib tagged Publish holdings only is left alone: neither sent nor deleted here.
+    - An ineligible bib the ledger holds as published is sent once as deleted (d); one never
+      published (or already deleted) is only reported.
+    - Eligible: Baseline records it without sending; Full and Republish set send n or c;
+      Incremental sends n or c unless the content hash equals what was last sent.
+    """
+    if row.export_tag == ExportTag.HOLDINGS_ONLY:
+        return Decision(Outcome.SKIPPED, Reason.HOLDINGS_ONLY)
+    why_not = ineligibility(row)
+    if why_not:
+        if not row.published:
+            return Decision(Outcome.SKIPPED, why_not)
+        if kind == Kind.BASELINE:
+            return Decision(Outcome.SKIPPED, Reason.BASELINE_DELETED, ledger="D")
+        return Decision(Outcome.DELETED, why_not, status="d", ledger="D")
+    if kind == Kind.BASELINE:
+        return Decision(Outcome.SKIPPED, Reason.BASELINE, ledger="P")
+    if not row.published:
+        reason = Reason.REPUBLISH if kind == Kind.REPUBLISH_SET else Reason.NONE
+        return Decision(Outcome.NEW, reason, status="n", ledger="P")
+    if kind == Kind.INCREMENTAL and row.ledger_hash == row.content_hash:
+        return Decision(Outcome.UNCHANGED, Reason.UNCHANGED)
+    reason = Reason.REPUBLISH if kind == Kind.REPUBLISH_SET else Reason.NONE
+    return Decision(Outcome.CHANGED, reason, status="c", ledger="P")

@@ -1,0 +1,151 @@
+"""Fixtures for the publishing engine: a catalogue, a profile delivering to the real sshd, and a
+reader for what arrived there."""
+
+from __future__ import annotations
+
+import io
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+
+import pymarc
+import pytest
+
+from ftp.models import SftpConnection
+from profiles.models import PublishingProfile
+from records import actions
+from records.models import Bib
+
+REMOTE_DIR = "/xfer/metacoll/in/bib"
+_numbers = itertools.count(1001)
+
+
+def marc_record(title: str, oclc: str | None = None, note: str = "") -> pymarc.Record:
+    record = pymarc.Record()
+    record.add_field(pymarc.Field(tag="008", data="200101s2020    nyu           000 0 eng d"))
+    if oclc:
+        record.add_field(
+            pymarc.Field(
+                tag="035",
+                indicators=pymarc.Indicators(" ", " "),
+                subfields=[pymarc.Subfield("a", oclc)],
+            )
+        )
+    record.add_field(
+        pymarc.Field(
+            tag="245",
+            indicators=pymarc.Indicators("0", "0"),
+            subfields=[pymarc.Subfield("a", title)],
+        )
+    )
+    if note:
+        record.add_field(
+            pymarc.Field(
+                tag="500",
+                indicators=pymarc.Indicators(" ", " "),
+                subfields=[pymarc.Subfield("a", note)],
+            )
+        )
+    return record
+
+
+def make_bib(title: str | None = None, *, oclc: str | None = "auto", tag=None, holdings=1) -> Bib:
+    number = next(_numbers)
+    if oclc == "auto":
+        oclc = f"(OCoLC)ocm{number:08d}"
+    return actions.create_bib(
+        marc_record(title or f"Title {number}", oclc),
+        export_tag=tag,
+        holdings=[("MAIN", "STACKS", f"QA{number}")] * holdings,
+    )
+
+
+def edit_bib(bib: Bib, note: str) -> None:
+    record = bib.record()
+    record.add_field(
+        pymarc.Field(
+            tag="500",
+            indicators=pymarc.Indicators(" ", " "),
+            subfields=[pymarc.Subfield("a", note)],
+        )
+    )
+    actions.update_marc(bib, record)
+
+
+@dataclass
+class Sent:
+    """One record as it arrived on the server."""
+
+    file: str
+    mms_id: str
+    status: str
+    oclc: list[str]
+    record: pymarc.Record
+
+
+def read_remote(sshd, remote_dir: str = REMOTE_DIR) -> dict[str, list[Sent]]:
+    """Every file in the remote folder, parsed with pymarc, by file name."""
+    folder: Path = sshd.local_path(remote_dir)
+    out: dict[str, list[Sent]] = {}
+    for path in sorted(folder.iterdir()):
+        records = []
+        for record in pymarc.MARCReader(io.BytesIO(path.read_bytes()), to_unicode=True):
+            assert record is not None, f"{path.name} holds a record pymarc cannot read"
+            oclc = [v for f in record.get_fields("035") for v in f.get_subfields("a")]
+            records.append(Sent(path.name, record["001"].data, record.leader[5], oclc, record))
+        out[path.name] = records
+    return out
+
+
+def sent_records(sshd, files: list[str] | None = None) -> dict[str, Sent]:
+    """MMS ID -> record, over the given files (all by default); fails on a record sent twice."""
+    found: dict[str, Sent] = {}
+    for name, records in read_remote(sshd).items():
+        if files is not None and name not in files:
+            continue
+        for sent in records:
+            assert sent.mms_id not in found, f"{sent.mms_id} sent twice"
+            found[sent.mms_id] = sent
+    return found
+
+
+@pytest.fixture
+def sftp_connection(sshd, db) -> SftpConnection:
+    connection = SftpConnection(
+        name="OCLC Data Sync",
+        server=sshd.host,
+        port=sshd.port,
+        sub_directory=REMOTE_DIR,
+        username=sshd.username,
+        password=sshd.password,
+        host_key_type="ssh-ed25519",
+        host_key_sha256=sshd.host_key_sha256(),
+        min_files=0,
+    )
+    connection.full_clean()
+    connection.save()
+    return connection
+
+
+@pytest.fixture
+def make_profile(db, publish_dir):
+    def make(connection=None, **fields) -> PublishingProfile:
+        values = {
+            "oclc_symbol": "ALMAD",
+            "collection_id": "1234567",
+            "publishing_mode": PublishingProfile.Mode.FULL,
+            "status": PublishingProfile.Status.ACTIVE if connection else "inactive",
+            "ftp_connection": connection,
+        }
+        values.update(fields)
+        profile = PublishingProfile(**values)
+        profile.full_clean()
+        profile.save()
+        return profile
+
+    return make
+
+
+@pytest.fixture
+def profile(make_profile, sftp_connection) -> PublishingProfile:
+    return make_profile(sftp_connection)
