@@ -1,0 +1,250 @@
+"""Job life cycle: failure and retry, one active job per profile, changes made while a job runs,
+file naming and splitting, empty runs, dry runs, stale workers, the publish command."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import threading
+from datetime import timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection as db_connection
+from django.db import transaction
+from django.utils import timezone
+
+from profiles.engine import (
+    JobAlreadyActive,
+    claim,
+    recover_stale_jobs,
+    request_job,
+    retry_job,
+    run_job_now,
+)
+from profiles.models import PublishedRecord, PublishingJob
+from records import actions
+
+from .conftest import edit_bib, make_bib, read_remote, sent_records
+
+pytestmark = [pytest.mark.sshd, pytest.mark.django_db(transaction=True)]
+no_sleep = lambda seconds: None  # noqa: E731 - delivery back-off without waiting
+
+
+def run(profile, kind=None, **kwargs) -> PublishingJob:
+    profile.refresh_from_db()
+    job = request_job(profile, kind or profile.publishing_mode, enqueue=False, **kwargs)
+    return run_job_now(job, sleep=no_sleep)
+
+
+def remote_bytes(sshd, job) -> dict[str, bytes]:
+    return {f.name: sshd.local_path(f.remote_path).read_bytes() for f in job.files.all()}
+
+
+def test_a_failed_upload_changes_nothing_and_a_retry_resends_the_same_files(profile, sshd):
+    bibs = [make_bib() for _ in range(5)]
+    run(profile)
+    profile.refresh_from_db()
+    watermark, ledger_before = profile.watermark, list(PublishedRecord.objects.values_list())
+    edit_bib(bibs[0], "first change")
+    edit_bib(bibs[1], "second change")
+
+    sshd.stop()
+    failed = run(profile)
+    assert failed.status == PublishingJob.Status.FAILED
+    assert failed.failure_category == "network"
+    assert "Upload failed" in failed.failure_message and sshd.password not in failed.failure_message
+    profile.refresh_from_db()
+    assert profile.watermark == watermark
+    assert list(PublishedRecord.objects.values_list()) == ledger_before
+    names = {f.name: f.sha256 for f in failed.files.all()}
+    assert names
+
+    # A change made after the failure is not slipped into the retry: it sends what it wrote.
+    sshd.write_config()
+    sshd.start()
+    edit_bib(bibs[2], "made after the failure")
+    retried = run_job_now(retry_job(failed, enqueue=False), sleep=no_sleep)
+    assert retried.pk == failed.pk and retried.attempts == 2
+    assert retried.status == PublishingJob.Status.SUCCEEDED, retried.failure_message
+    assert {f.name: f.sha256 for f in retried.files.all()} == names
+    for name, data in remote_bytes(sshd, retried).items():
+        assert hashlib.sha256(data).hexdigest() == names[name]
+    sent = sent_records(sshd, list(names))
+    assert sorted(sent) == sorted([str(bibs[0].mms_id), str(bibs[1].mms_id)])
+
+    # ... and the next job picks it up: no change lost, none sent twice.
+    following = run(profile)
+    assert [r.mms_id for r in following.records.filter(outcome="changed")] == [bibs[2].mms_id]
+
+
+def test_two_concurrent_requests_for_one_profile_the_database_refuses_the_second(profile):
+    barrier = threading.Barrier(2)
+    results: list[object] = []
+
+    def request():
+        try:
+            barrier.wait(timeout=10)
+            results.append(request_job(profile, "full", enqueue=False))
+        except JobAlreadyActive as exc:
+            results.append(exc)
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=request) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    jobs = [r for r in results if isinstance(r, PublishingJob)]
+    refusals = [r for r in results if isinstance(r, JobAlreadyActive)]
+    assert len(jobs) == 1 and len(refusals) == 1
+    assert f"already has job {jobs[0].pk}" in str(refusals[0])
+    assert refusals[0].active_job == jobs[0]
+    # Finished jobs do not block a new one.
+    run_job_now(jobs[0], sleep=no_sleep)
+    assert request_job(profile, "incremental", enqueue=False).status == "queued"
+
+
+def test_a_change_committed_while_a_job_runs_is_published_by_the_next_job(profile, sshd):
+    bib = make_bib()
+    run(profile)
+    started, release, done = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_cataloguer():
+        try:
+            with transaction.atomic():
+                edit_bib(bib, "saved while the job ran")
+                started.set()
+                release.wait(timeout=30)
+        finally:
+            db_connection.close()
+            done.set()
+
+    worker = threading.Thread(target=slow_cataloguer)
+    worker.start()
+    assert started.wait(timeout=10)
+    during = run(profile)  # horizon taken while the edit is still uncommitted
+    release.set()
+    done.wait(timeout=30)
+    worker.join(timeout=30)
+    assert during.status == PublishingJob.Status.SUCCEEDED
+    assert during.records_sent == 0
+    after = run(profile)
+    assert sent_records(sshd, [f.name for f in after.files.all()]).keys() == {str(bib.mms_id)}
+
+
+def test_files_are_split_by_record_cap_and_size_and_names_never_repeat(profile, sshd):
+    bibs = [make_bib(f"A long title number {i} " * 12) for i in range(5)]
+    profile.records_per_file = 2
+    profile.save()
+    first = run(profile, "full")
+    assert [f.records for f in first.files.all()] == [2, 2, 1]
+    names = [f.name for f in first.files.all()]
+    assert [n.rsplit(".", 2)[1] for n in names] == ["001", "002", "003"]
+    assert all(n.startswith("1234567.ALMAD.") for n in names)
+    assert sorted(sent_records(sshd, names)) == sorted(str(b.mms_id) for b in bibs)
+
+    connection = profile.ftp_connection
+    connection.max_file_size, connection.size_type = 1, "KB"
+    connection.save()
+    profile.records_per_file = 100
+    profile.save()
+    rerun = run(profile, "full")  # same day, same profile
+    sizes = [f.bytes for f in rerun.files.all()]
+    assert len(sizes) >= 3 and max(sizes) <= 1024
+    assert not set(names) & {f.name for f in rerun.files.all()}
+    assert sorted(sent_records(sshd, [f.name for f in rerun.files.all()])) == sorted(
+        str(b.mms_id) for b in bibs
+    )
+
+
+def test_an_empty_run_sends_no_file_unless_min_files_asks_for_one(profile, sshd):
+    make_bib()
+    run(profile)
+    quiet = run(profile)
+    assert quiet.files.count() == 0 and quiet.status == "succeeded"
+    connection = profile.ftp_connection
+    connection.min_files = 1
+    connection.save()
+    padded = run(profile)
+    (empty,) = padded.files.all()
+    assert empty.records == 0 and empty.bytes == 0 and empty.verified
+    assert read_remote(sshd)[empty.name] == []
+
+
+def test_a_dry_run_writes_files_locally_and_touches_nothing_else(profile, sshd, publish_dir):
+    bibs = [make_bib() for _ in range(3)]
+    job = run(profile, dry_run=True)
+    assert job.status == "succeeded" and job.count_new == 3
+    assert read_remote(sshd) == {}
+    (f,) = job.files.all()
+    assert f.delivered_at is None and str(publish_dir) in f.local_path
+    assert hashlib.sha256(open(f.local_path, "rb").read()).hexdigest() == f.sha256
+    assert not PublishedRecord.objects.exists()
+    profile.refresh_from_db()
+    assert profile.watermark == 0 and profile.publishing_mode == "full"
+    assert job.records.count() == 3
+    real = run(profile)
+    assert real.count_new == len(bibs)
+
+
+def test_a_record_that_cannot_be_sent_is_reported_and_the_rest_go_out(profile, sshd):
+    good = make_bib()
+    big = make_bib()
+    connection = profile.ftp_connection
+    connection.max_file_size, connection.size_type = 1, "KB"
+    connection.save()
+    edit_bib(big, "x" * 1500)
+    job = run(profile)
+    assert job.status == PublishingJob.Status.COMPLETED_WITH_ERRORS
+    assert job.get_status_display() == "Completed with errors"
+    failed = job.records.get(outcome="failed")
+    assert failed.mms_id == big.mms_id and "Max. file size" in failed.detail
+    assert sent_records(sshd).keys() == {str(good.mms_id)}
+    assert not PublishedRecord.objects.filter(bib=big).exists()
+
+
+def test_a_job_abandoned_by_a_dead_worker_is_recovered_and_can_be_retried(profile, sshd):
+    bib = make_bib()
+    job = request_job(profile, "full", enqueue=False)
+    assert claim(job)
+    now = timezone.now()
+    assert recover_stale_jobs(now=now) == []
+    later = now + timedelta(hours=1)
+    (recovered,) = recover_stale_jobs(now=later)
+    assert recovered.pk == job.pk and recovered.status == "failed"
+    assert "stopped responding" in recovered.failure_message
+    done = run_job_now(retry_job(recovered, enqueue=False), sleep=no_sleep)
+    assert done.status == "succeeded"
+    assert sent_records(sshd).keys() == {str(bib.mms_id)}
+
+
+def test_the_publish_command_prints_json_and_fails_visibly(profile, sshd):
+    bib = make_bib()
+    out = io.StringIO()
+    call_command("publish", profile.name, "--json", stdout=out)
+    result = json.loads(out.getvalue())
+    assert result["profile"] == profile.name and result["mode"] == "full"
+    assert result["status"] == "succeeded"
+    assert result["counts"] == {
+        "new": 1,
+        "changed": 0,
+        "deleted": 0,
+        "unchanged": 0,
+        "skipped": 0,
+        "failed": 0,
+    }
+    (f,) = result["files"]
+    assert set(f) == {"name", "records", "bytes", "sha256"} and f["records"] == 1
+    assert sent_records(sshd, [f["name"]]).keys() == {str(bib.mms_id)}
+
+    actions.set_suppressed(bib, True)
+    sshd.stop()
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="failed"):
+        call_command("publish", str(profile.pk), "--mode", "incremental", "--json", stdout=out)
+    assert json.loads(out.getvalue())["status"] == "failed"
+    with pytest.raises(CommandError, match="No publishing profile"):
+        call_command("publish", "nonexistent")
