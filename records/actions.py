@@ -105,10 +105,20 @@ def create_bib(
     return bib
 
 
-@transaction.atomic
 def update_marc(bib: Bib, record: pymarc.Record, *, actor=None, source: str = "") -> bool:
     """Replace a bib's MARC (its 001 stays the MMS ID). Returns False when nothing changed."""
     data, summary = catalogue_record(record, bib.mms_id)
+    return replace_marc(bib, data, summary, actor=actor, source=source)
+
+
+@transaction.atomic
+def replace_marc(
+    bib: Bib, data: bytes, summary: BibSummary, *, actor=None, source: str = ""
+) -> bool:
+    """Store already catalogued bytes (001 = the bib's MMS ID) as the bib's record.
+
+    Returns False, and writes nothing, when the bytes are the ones already stored.
+    """
     if bytes(bib.marc) == data:
         return False
     old_hash = bib.content_hash

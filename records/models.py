@@ -260,3 +260,108 @@ class BibSetMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bib_id} in {self.bib_set_id}"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Completed"
+    COMPLETED_WITH_ERRORS = "errors", "Completed with errors"
+    FAILED = "failed", "Failed"
+
+
+FINISHED_STATUSES = (JobStatus.SUCCEEDED, JobStatus.COMPLETED_WITH_ERRORS, JobStatus.FAILED)
+
+
+class ImportJob(models.Model):
+    """One MARC file uploaded through the admin and imported in the background."""
+
+    # Per-record errors kept on the job row; the counts stay exact beyond it.
+    MAX_STORED_ERRORS = 1000
+
+    original_name = models.CharField("file", max_length=255)
+    path = models.CharField(max_length=500, editable=False)
+    export_tag = models.CharField(
+        "Export to WorldCat", max_length=20, choices=ExportTag.choices, blank=True
+    )
+    holdings = models.CharField(
+        "default holdings", max_length=101, blank=True, help_text="LIBRARY:LOCATION"
+    )
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    total_bytes = models.BigIntegerField(default=0)
+    bytes_read = models.BigIntegerField(default=0)
+    imported = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    message = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "MARC import"
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"Import of {self.original_name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("admin:records_importjob_change", args=[self.pk])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+    @property
+    def percent(self) -> int:
+        if self.is_finished:
+            return 100
+        if not self.total_bytes:
+            return 0
+        return min(99, int(100 * self.bytes_read / self.total_bytes))
+
+
+class SyncJob(models.Model):
+    """A run of "Synchronize Bib Records with External Catalog" over a set: sets the
+    "Export to WorldCat" tag of every record of the set to one value."""
+
+    bib_set = models.ForeignKey(BibSet, on_delete=models.PROTECT, related_name="sync_jobs")
+    value = models.CharField(
+        "Synchronize with External Catalog", max_length=20, choices=ExportTag.choices
+    )
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "Synchronize with External Catalog job"
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"Synchronize {self.bib_set} → {self.get_value_display()}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("admin:records_syncjob_change", args=[self.pk])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+    @property
+    def percent(self) -> int:
+        if self.is_finished:
+            return 100
+        return min(99, int(100 * self.processed / self.total)) if self.total else 0

@@ -1,0 +1,292 @@
+"""One incoming MARC record turned into the catalogue's stored form, working on bytes.
+
+The importer calls this for every record, so it avoids a full pymarc parse and re-serialisation:
+the directory is walked once, UTF-8 field data is validated and kept byte for byte, MARC-8 field
+data is converted subfield by subfield with pymarc's own MARC-8 tables, and the record is rebuilt
+with Alma's import rules (the same rules as `records.actions.catalogue_record`):
+
+- the source 001 (with its 003) is kept in a 035 "(003)001", "(OCoLC)..." for OCLC control numbers;
+- 001 becomes the MMS ID and 003 is removed;
+- LDR/09 = "a" (UTF-8); LDR/10-11 = "22" and LDR/20-23 = "4500" describe the structure written.
+
+Everything else (field order, indicators, subfield order, empty subfields, 005) stays as it came.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from dataclasses import dataclass, field
+
+import pymarc
+from pymarc.marc8 import MARC8ToUnicode
+
+from .marc import (
+    FIELD_TERMINATOR,
+    MAX_RECORD_LENGTH,
+    RECORD_TERMINATOR,
+    SUBFIELD_DELIMITER,
+    BibSummary,
+    MarcStructureError,
+    iter_directory,
+    summarize,
+)
+
+FT = bytes([FIELD_TERMINATOR])
+SD = bytes([SUBFIELD_DELIMITER])
+RT = bytes([RECORD_TERMINATOR])
+# MARC 21 bibliographic record types (LDR/06); anything else is not a bib (or not MARC 21).
+BIB_RECORD_TYPES = set("acdefgijkmoprt")
+HOLDINGS_TYPES = set("uvxy")
+_OCLC_CONTROL_PREFIXES = ("ocm", "ocn", "on")
+# Width of an MMS ID in the 001: used to check the 99,999-byte limit before an ID is allocated.
+MMS_ID_WIDTH = 16
+# Tags whose data the summary (title, author, OCLC numbers, 040 $b) is read from.
+_SUMMARY_TAGS = {b"245", b"100", b"110", b"111", b"130", b"035", b"040"}
+
+
+class RecordError(ValueError):
+    """A record that cannot be catalogued; the message says why, in a librarian's words."""
+
+
+@dataclass
+class Prepared:
+    """A validated record in UTF-8, ready to receive its MMS ID."""
+
+    leader: bytes
+    fields: list[tuple[bytes, bytes]]  # (tag, data ending in the field terminator), no 001/003
+    source_id: str = ""
+    source_org: str = ""
+    holdings: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def catalogue(self, mms_id: int) -> tuple[bytes, BibSummary]:
+        """The stored bytes with 001 = `mms_id`, and the summary read from them."""
+        fields = list(self.fields)
+        mms = str(mms_id)
+        if self.source_id and self.source_id != mms:
+            org = self.source_org
+            if org.lower() == "ocolc" or self.source_id.lower().startswith(_OCLC_CONTROL_PREFIXES):
+                org = "OCoLC"
+            value = f"({org}){self.source_id}" if org else self.source_id
+            existing = {
+                v for tag, data in fields if tag == b"035" for c, v in subfields(data) if c == "a"
+            }
+            if value not in existing:
+                _insert_ordered(fields, b"035", b"  " + SD + b"a" + value.encode() + FT)
+        _insert_ordered(fields, b"001", mms.encode() + FT)
+        data = build_record(self.leader, fields)
+        return data, summary_of(fields)
+
+
+def _insert_ordered(fields: list[tuple[bytes, bytes]], tag: bytes, data: bytes) -> None:
+    """Insert like pymarc's add_ordered_field: before the first higher or non-numeric tag."""
+    number = int(tag)
+    for i, (other, _) in enumerate(fields):
+        if not other.isdigit() or int(other) > number:
+            fields.insert(i, (tag, data))
+            return
+    fields.append((tag, data))
+
+
+def build_record(leader: bytes, fields: list[tuple[bytes, bytes]]) -> bytes:
+    """ISO 2709 bytes from a leader and (tag, data) fields; lengths and base address computed."""
+    directory = bytearray()
+    offset = 0
+    for tag, data in fields:
+        if len(data) > 9999:
+            raise RecordError(
+                f"field {tag.decode(errors='replace')} is {len(data):,} bytes; "
+                "ISO 2709 allows at most 9,999"
+            )
+        directory += tag + b"%04d%05d" % (len(data), offset)
+        offset += len(data)
+    base = 24 + len(directory) + 1
+    length = base + offset + 1
+    if length > MAX_RECORD_LENGTH:
+        raise RecordError(
+            f"record is {length:,} bytes in UTF-8; ISO 2709 allows at most {MAX_RECORD_LENGTH:,}"
+        )
+    head = b"%05d" % length + leader[5:9] + b"a22" + b"%05d" % base + leader[17:20] + b"4500"
+    return b"".join([head, directory, FT, *(data for _, data in fields), RT])
+
+
+def subfields(data: bytes) -> list[tuple[str, str]]:
+    """(code, value) of a UTF-8 data field's bytes."""
+    out = []
+    for piece in data.rstrip(FT).split(SD)[1:]:
+        if piece:
+            text = piece.decode("utf-8", "replace")
+            out.append((text[0], text[1:]))
+    return out
+
+
+def summary_of(fields: list[tuple[bytes, bytes]]) -> BibSummary:
+    record = pymarc.Record()
+    for tag, data in fields:
+        if tag in _SUMMARY_TAGS:
+            record.fields.append(
+                pymarc.Field(
+                    tag=tag.decode(),
+                    indicators=pymarc.Indicators(" ", " "),
+                    subfields=[pymarc.Subfield(c, v) for c, v in subfields(data)],
+                )
+            )
+    return summarize(record)
+
+
+def holdings_from_852(fields: list[tuple[bytes, bytes]]) -> list[tuple[str, str, str]]:
+    """(library, location, call number) from 852 $b, $c and $h + $i; 852s without $b are
+    not holdings of this institution (e.g. LC's "852 $a DLC") and are skipped."""
+    holdings = []
+    for tag, data in fields:
+        if tag != b"852":
+            continue
+        subs = subfields(data)
+        library = next((v.strip() for c, v in subs if c == "b" and v.strip()), "")
+        if not library:
+            continue
+        location = next((v.strip() for c, v in subs if c == "c"), "")
+        call = " ".join(v.strip() for c, v in subs if c in "hi" and v.strip())
+        holdings.append((library[:50], location[:50], call[:200]))
+    return holdings
+
+
+def _marc8_field(converter: MARC8ToUnicode, tag: bytes, data: bytes) -> bytes:
+    body = data[:-1] if data.endswith(FT) else data
+    if body.isascii() and b"\x1b" not in body:
+        return body + FT  # plain ASCII means the same in MARC-8 and UTF-8
+    if tag < b"010" and tag.isdigit():
+        # Control fields hold codes, not text; pymarc reads them as Latin-1, and so does this.
+        return body.decode("latin-1").encode() + FT
+    pieces = body.split(SD)
+    out = [pieces[0].decode("latin-1").encode()]
+    for piece in pieces[1:]:
+        if not piece:
+            out.append(b"")
+            continue
+        rest = piece[1:]
+        if rest.isascii() and b"\x1b" not in rest:
+            text = rest.decode()
+        else:
+            # pymarc reports broken multibyte sequences on stderr and substitutes a blank;
+            # here they fail the record instead of silently changing its text.
+            warnings = io.StringIO()
+            try:
+                # Each subfield starts in the default character sets, as in pymarc.
+                converter.g0, converter.g1 = MARC8ToUnicode.basic_latin, MARC8ToUnicode.ansel
+                with contextlib.redirect_stderr(warnings):
+                    text = converter.translate(rest)
+            except (IndexError, KeyError, TypeError, ValueError) as exc:
+                raise RecordError(
+                    f"field {tag.decode(errors='replace')} is not valid MARC-8 ({exc})"
+                ) from exc
+            if warnings.getvalue():
+                raise RecordError(
+                    f"field {tag.decode(errors='replace')} is not valid MARC-8 "
+                    f"({warnings.getvalue().strip()})"
+                )
+        out.append(piece[:1].decode("latin-1").encode() + text.encode())
+    return SD.join(out) + FT
+
+
+def _check_leader(data: bytes) -> bytes:
+    leader = data[:24]
+    if not leader.isascii() or not leader[:5].isdigit() or not leader[12:17].isdigit():
+        raise RecordError("not a MARC record: the leader's lengths are not numeric")
+    counts = leader[10:12]
+    if counts.isdigit() and counts != b"22":
+        raise RecordError(
+            f"not MARC 21: the leader declares indicator/subfield code lengths {counts.decode()} "
+            "(MARC 21 uses 22; UNIMARC or another format?)"
+        )
+    record_type = chr(leader[6])
+    if record_type in HOLDINGS_TYPES:
+        raise RecordError(f"LDR/06 {record_type!r}: a MARC 21 holdings record, not a bib record")
+    if record_type not in BIB_RECORD_TYPES:
+        raise RecordError(f"LDR/06 {record_type!r} is not a MARC 21 bibliographic record type")
+    return leader
+
+
+def prepare(
+    data: bytes, *, unicode: bool = False, converter: MARC8ToUnicode | None = None
+) -> Prepared:
+    """Validate one ISO 2709 record and bring it to UTF-8; raises RecordError with the reason.
+
+    `unicode` says the data is UTF-8 whatever LDR/09 says (records rebuilt from MARCXML).
+    """
+    if len(data) > MAX_RECORD_LENGTH:
+        raise RecordError(
+            f"record is {len(data):,} bytes; ISO 2709 allows at most {MAX_RECORD_LENGTH:,}"
+        )
+    if not data.endswith(RT):
+        raise RecordError("record does not end with a record terminator (truncated file?)")
+    leader = _check_leader(data)
+    try:
+        entries = list(iter_directory(data))
+    except MarcStructureError as exc:
+        raise RecordError(f"broken record structure: {exc}") from exc
+    if not entries:
+        raise RecordError("record has no fields")
+    utf8 = unicode or leader[9:10] == b"a"
+    converter = converter or MARC8ToUnicode(quiet=True)
+    fields: list[tuple[bytes, bytes]] = []
+    source_id = source_org = ""
+    for tag, start, length in entries:
+        value = data[start : start + length]
+        if not value.endswith(FT):
+            raise RecordError(
+                f"field {tag.decode(errors='replace')} does not end with a field terminator"
+            )
+        if not (tag.isascii() and tag.isalnum()):
+            raise RecordError(f"field tag {tag!r} is not three letters or digits")
+        if utf8:
+            try:
+                value.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                if exc.start and value[exc.start - 1] == SUBFIELD_DELIMITER:
+                    raise RecordError(
+                        f"field {tag.decode()} has a subfield code that is not a letter or digit "
+                        f"(byte 0x{value[exc.start]:02X})"
+                    ) from exc
+                raise RecordError(
+                    f"invalid UTF-8 in field {tag.decode()} at byte {exc.start} of the field "
+                    "(the leader says the record is UTF-8)"
+                ) from exc
+        else:
+            value = _marc8_field(converter, tag, value)
+        if tag == b"001":
+            source_id = value[:-1].decode().strip()
+        elif tag == b"003":
+            source_org = value[:-1].decode().strip()
+        else:
+            fields.append((tag, value))
+    prepared = Prepared(leader=leader, fields=fields, source_id=source_id, source_org=source_org)
+    # Check the size the stored record will have (035 and 001 added) before an ID is spent.
+    extra = len(source_id) + len(source_org) + 30 + MMS_ID_WIDTH + 1 + 24
+    size = 24 + 12 * len(fields) + 1 + sum(len(d) for _, d in fields) + 1 + extra
+    if size > MAX_RECORD_LENGTH:
+        raise RecordError(
+            f"record is about {size:,} bytes in UTF-8; "
+            f"ISO 2709 allows at most {MAX_RECORD_LENGTH:,}"
+        )
+    for tag, value in fields:
+        if len(value) > 9999:
+            raise RecordError(
+                f"field {tag.decode()} is {len(value):,} bytes; ISO 2709 allows at most 9,999"
+            )
+    prepared.holdings = holdings_from_852(fields)
+    return prepared
+
+
+def record_from_xml(leader: str, fields: list[tuple[bytes, bytes]]) -> bytes:
+    """ISO 2709 bytes from a MARCXML record's leader and (tag, UTF-8 data) fields.
+
+    The text of MARCXML is Unicode whatever its LDR/09 says, so the result is marked UTF-8.
+    """
+    # Some exports write the leader's blanks as no-break spaces.
+    leader = leader.replace("\n", " ").replace("\xa0", " ").ljust(24)[:24]
+    if not leader.isascii():
+        raise RecordError("the MARCXML leader is not 24 ASCII characters")
+    if not fields:
+        raise RecordError("record has no fields")
+    return build_record(b"00000" + leader[5:12].encode() + b"00000" + leader[17:].encode(), fields)
