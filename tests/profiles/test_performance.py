@@ -1,0 +1,47 @@
+"""The engine makes a fixed number of queries, however many records a job handles."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from profiles.engine import request_job, run_job_now
+
+from .conftest import edit_bib, make_bib, sent_records
+
+pytestmark = [pytest.mark.sshd, pytest.mark.django_db(transaction=True)]
+
+
+def queries_for(profile, kind="full") -> tuple[int, object]:
+    job = request_job(profile, kind, enqueue=False)
+    with CaptureQueriesContext(connection) as captured:
+        job = run_job_now(job)
+    assert job.status == "succeeded", job.failure_message
+    return len(captured.captured_queries), job
+
+
+def test_the_engine_s_query_count_does_not_grow_with_the_number_of_records(
+    make_profile, sftp_connection, sshd
+):
+    bibs = [make_bib() for _ in range(10)]
+    small = make_profile(sftp_connection, name="Ten records")
+    small_count, small_job = queries_for(small)
+    assert small_job.count_new == 10
+
+    bibs += [make_bib() for _ in range(190)]
+    large = make_profile(sftp_connection, name="Two hundred records")
+    large_count, large_job = queries_for(large)
+    assert large_job.count_new == 200
+    assert large_count == small_count
+
+    # Incremental with deletes, unchanged and changed records: also flat.
+    for bib in bibs[:5]:
+        edit_bib(bib, "changed")
+    few, _ = queries_for(small, "incremental")
+    for bib in bibs[5:150]:
+        edit_bib(bib, "changed")
+    many, job = queries_for(large, "incremental")
+    assert job.count_changed == 150
+    assert many == few
+    assert len(sent_records(sshd, [f.name for f in job.files.all()])) == 150
