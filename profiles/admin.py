@@ -1,1 +1,265 @@
+"""Resources > Publishing > Publishing Profiles: the profile screen with Alma's sections, and its
+actions (Run now, Dry run, Republish set, Fetch OCLC reports). Job history lives in views.py;
+the job admin only forwards there."""
+
 from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Subquery
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from audit.log import record as audit
+
+from . import scheduling
+from .engine.jobs import JobRefused, request_job
+from .forms import STATUS_WORDS, FetchReportsForm, PublishingProfileForm, RepublishForm
+from .models import PublishingJob, PublishingProfile
+from .xref import XrefError, fetch_reports, last_reports_directory
+
+HOLDINGS_ONLY_NOTE = (
+    "Records tagged Publish holdings only are neither sent nor deleted by this profile: their "
+    "WorldCat holdings are kept by holdings publishing."
+)
+
+
+@admin.register(PublishingProfile)
+class PublishingProfileAdmin(admin.ModelAdmin):
+    form = PublishingProfileForm
+    change_form_template = "profiles/profile_change_form.html"
+    list_display = [
+        "name",
+        "publishing_mode",
+        "status",
+        "schedule",
+        "ftp_connection",
+        "last_job",
+    ]
+    list_select_related = ["ftp_connection"]
+    list_filter = ["status", "publishing_mode", "scheduling"]
+    search_fields = ["name", "oclc_symbol", "collection_id"]
+    show_full_result_count = False
+    fieldsets = [
+        (
+            "Profile Details",
+            {"fields": ["name", "description", "oclc_symbol", "project_number", "collection_id"]},
+        ),
+        (
+            "Publishing Parameters",
+            {
+                "fields": [
+                    "publishing_mode",
+                    "status",
+                    "scheduling",
+                    "schedule_hour",
+                    "schedule_weekday",
+                ]
+            },
+        ),
+        ("Submission Format", {"fields": ["ftp_connection", "sub_directory", "records_per_file"]}),
+        (
+            "Email notifications",
+            {"fields": ["notification_emails", "notify_on_success", "notify_on_error"]},
+        ),
+    ]
+
+    class Media:
+        js = ["profiles/profile_form.js"]
+        css = {"all": ["profiles/profiles.css"]}
+
+    def get_queryset(self, request):
+        last = PublishingJob.objects.filter(profile=OuterRef("pk")).order_by("-created_at", "-id")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                last_job_id=Subquery(last.values("pk")[:1]),
+                last_job_status=Subquery(last.values("status")[:1]),
+            )
+        )
+
+    @admin.display(description="Scheduling")
+    def schedule(self, obj: PublishingProfile) -> str:
+        return obj.schedule_description
+
+    @admin.display(description="Last job")
+    def last_job(self, obj: PublishingProfile):
+        if not getattr(obj, "last_job_id", None):
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("profiles:job", args=[obj.last_job_id]),
+            STATUS_WORDS.get(obj.last_job_status, obj.last_job_status),
+        )
+
+    # --- saving ------------------------------------------------------------------------------
+
+    def save_model(self, request, obj, form, change):
+        # PublishingProfile.save keeps the django-q2 Schedule in step (idempotent, by name).
+        super().save_model(request, obj, form, change)
+        changed = list(form.changed_data)
+        audit(
+            "profiles.profile.changed" if change else "profiles.profile.created",
+            actor=request.user,
+            target=obj,
+            message=f"Profile {obj} changed: {', '.join(changed) or 'nothing'}"
+            if change
+            else f"Profile {obj} created",
+            data={
+                "changed": changed,
+                "old": {f: str(form.initial.get(f, "")) for f in changed} if change else {},
+                "new": {f: str(form.cleaned_data.get(f, "")) for f in changed},
+                "schedule": obj.schedule_description,
+            },
+        )
+
+    # --- the profile page --------------------------------------------------------------------
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra = dict(extra_context or {})
+        profile = self.get_object(request, object_id)
+        if profile is not None:
+            extra.update(self.status_context(profile))
+        return super().change_view(request, object_id, form_url, extra_context=extra)
+
+    def status_context(self, profile: PublishingProfile) -> dict:
+        next_run = scheduling.next_run(profile)
+        return {
+            "holdings_only_note": HOLDINGS_ONLY_NOTE,
+            "next_run": timezone.localtime(next_run) if next_run else None,
+            "cluster_alive": scheduling.cluster_alive(),
+            "active_job": profile.active_job(),
+            "jobs_url": reverse("profiles:jobs") + f"?profile={profile.pk}",
+            "reconciliation_url": reverse("profiles:reconciliation", args=[profile.pk]),
+        }
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/run/", wrap(self.run_view), name="profiles_publishingprofile_run"),
+            path(
+                "<int:pk>/republish/",
+                wrap(self.republish_view),
+                name="profiles_publishingprofile_republish",
+            ),
+            path(
+                "<int:pk>/fetch-reports/",
+                wrap(self.fetch_reports_view),
+                name="profiles_publishingprofile_fetch_reports",
+            ),
+        ] + super().get_urls()
+
+    def _profile_for_change(self, request, pk: int) -> PublishingProfile:
+        profile = get_object_or_404(PublishingProfile, pk=pk)
+        if not self.has_change_permission(request, profile):
+            raise PermissionDenied
+        return profile
+
+    def _requested(self, request, profile, kind, **kwargs) -> HttpResponseRedirect:
+        try:
+            job = request_job(profile, kind, requested_by=request.user, **kwargs)
+        except JobRefused as exc:
+            messages.error(request, str(exc))
+            return redirect("admin:profiles_publishingprofile_change", profile.pk)
+        messages.success(
+            request,
+            f"{job.get_kind_display()} job {job.pk} queued"
+            + (" (dry run: nothing is uploaded)" if job.dry_run else "")
+            + ". Its progress shows below.",
+        )
+        return redirect("profiles:job", pk=job.pk)
+
+    def run_view(self, request, pk: int):
+        profile = self._profile_for_change(request, pk)
+        return require_POST(
+            lambda r: self._requested(
+                r,
+                profile,
+                profile.publishing_mode,
+                trigger=PublishingJob.Trigger.RUN_NOW,
+                dry_run=bool(r.POST.get("dry_run")),
+            )
+        )(request)
+
+    def republish_view(self, request, pk: int):
+        profile = self._profile_for_change(request, pk)
+        form = RepublishForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            return self._requested(
+                request,
+                profile,
+                PublishingJob.Kind.REPUBLISH_SET,
+                bib_set=form.cleaned_data["bib_set"],
+                trigger=PublishingJob.Trigger.REPUBLISH,
+                dry_run=form.cleaned_data["dry_run"],
+            )
+        return self._page(request, profile, "profiles/republish.html", form=form)
+
+    def fetch_reports_view(self, request, pk: int):
+        profile = self._profile_for_change(request, pk)
+        form = FetchReportsForm(
+            request.POST if request.method == "POST" else None,
+            initial={"reports_directory": last_reports_directory(profile)},
+        )
+        summary = None
+        if request.method == "POST" and form.is_valid():
+            try:
+                summary = fetch_reports(
+                    profile, directory=form.cleaned_data["reports_directory"], actor=request.user
+                )
+            except XrefError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(
+                    request,
+                    f"{len(summary.applied_reports)} new report(s) applied: "
+                    + ", ".join(f"{k} {v}" for k, v in summary.counts.items()),
+                )
+        return self._page(
+            request, profile, "profiles/fetch_reports.html", form=form, summary=summary
+        )
+
+    def _page(self, request, profile, template: str, **context):
+        return TemplateResponse(
+            request,
+            template,
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "original": profile,
+                "profile": profile,
+                "title": profile.name,
+                **self.status_context(profile),
+                **context,
+            },
+        )
+
+
+@admin.register(PublishingJob)
+class PublishingJobAdmin(admin.ModelAdmin):
+    """Jobs are history: read-only, shown by the job history pages."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return redirect("profiles:jobs")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return redirect("profiles:job", pk=object_id)

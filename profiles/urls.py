@@ -1,5 +1,24 @@
-from django.urls import path  # noqa: F401
+"""Publishing pages outside the admin's model screens: job history and reconciliation."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views
 
 app_name = "profiles"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("jobs/", views.job_list, name="jobs"),
+    path("jobs/<int:pk>/", views.job_detail, name="job"),
+    path("jobs/<int:pk>/progress.json", views.job_progress, name="job_progress"),
+    path("jobs/<int:pk>/outcomes.csv", views.job_outcomes_csv, name="job_outcomes_csv"),
+    path(
+        "jobs/<int:pk>/files/<int:file_id>/download",
+        views.job_file_download,
+        name="job_file_download",
+    ),
+    path("jobs/<int:pk>/retry/", views.job_retry, name="job_retry"),
+    path("jobs/<int:pk>/mark-failed/", views.job_mark_failed, name="job_mark_failed"),
+    path("profiles/<int:pk>/reconciliation/", views.reconciliation, name="reconciliation"),
+]

@@ -21,7 +21,12 @@ from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand
 
 # Demo set-up commands, run in this order when they exist; each is idempotent.
-DEMO_STEPS = ("setup_roles", "load_demo_catalogue", "setup_demo_oclc")
+DEMO_STEPS = (
+    "setup_roles",
+    "load_demo_catalogue",
+    "setup_demo_oclc",
+    "setup_demo_publishing",
+)
 
 
 class Command(BaseCommand):

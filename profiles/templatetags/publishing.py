@@ -1,0 +1,36 @@
+"""`{% publishing_history bib as history %}`: a bib's publishing history for the record page."""
+
+from __future__ import annotations
+
+from django import template
+
+from ..models import JobFile, JobRecord, PublishedRecord
+
+register = template.Library()
+RECENT_OUTCOMES = 5
+
+
+@register.simple_tag
+def publishing_history(bib) -> dict:
+    """Per profile, the ledger row (last sent: when, job, file, status), plus the last few job
+    outcomes for the bib. Three queries whatever the number of profiles or jobs."""
+    ledger = list(
+        PublishedRecord.objects.filter(bib=bib)
+        .select_related("profile", "job")
+        .order_by("profile__name")
+    )
+    outcomes = list(
+        JobRecord.objects.filter(bib_id=bib.pk)
+        .select_related("job", "job__profile")
+        .order_by("-job_id")[:RECENT_OUTCOMES]
+    )
+    wanted = {(o.job_id, o.file_sequence) for o in outcomes if o.file_sequence}
+    names = {}
+    if wanted:
+        names = {
+            (f.job_id, f.sequence): f.name
+            for f in JobFile.objects.filter(job_id__in={j for j, _ in wanted})
+        }
+    for outcome in outcomes:
+        outcome.file_name = names.get((outcome.job_id, outcome.file_sequence), "")
+    return {"ledger": ledger, "outcomes": outcomes}
