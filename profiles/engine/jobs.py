@@ -49,6 +49,13 @@ def _refuse_active(profile: PublishingProfile) -> JobAlreadyActive:
     )
 
 
+def _raise_if_active(profile: PublishingProfile, exc: IntegrityError) -> None:
+    """Turn the one-active-job constraint's refusal into JobAlreadyActive. PostgreSQL names the
+    constraint in its message, SQLite only the column, so ask for the active job instead."""
+    if profile.active_job() is not None or "one_active_job_per_profile" in str(exc):
+        raise _refuse_active(profile) from exc
+
+
 def _enqueue(job: PublishingJob) -> None:
     from django_q.tasks import async_task
 
@@ -103,9 +110,8 @@ def request_job(
                 data={"kind": kind, "trigger": trigger, "dry_run": dry_run},
             )
     except IntegrityError as exc:
-        if "one_active_job_per_profile" not in str(exc):
-            raise
-        raise _refuse_active(profile) from exc
+        _raise_if_active(profile, exc)
+        raise
     if enqueue:
         _enqueue(job)
     return job
@@ -193,9 +199,8 @@ def retry_job(job: PublishingJob, *, requested_by=None, enqueue: bool = True) ->
                 data={"previous_failure": job.failure_message[:500]},
             )
     except IntegrityError as exc:
-        if "one_active_job_per_profile" not in str(exc):
-            raise
-        raise _refuse_active(job.profile) from exc
+        _raise_if_active(job.profile, exc)
+        raise
     job.refresh_from_db()
     if enqueue:
         _enqueue(job)

