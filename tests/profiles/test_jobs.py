@@ -252,3 +252,27 @@ def test_the_publish_command_prints_json_and_fails_visibly(profile, sshd):
     assert json.loads(out.getvalue())["status"] == "failed"
     with pytest.raises(CommandError, match="No publishing profile"):
         call_command("publish", "nonexistent")
+
+
+def test_the_profile_s_addresses_get_an_e_mail_on_success_and_on_error(profile, sshd, mailoutbox):
+    profile.notification_emails = "cataloging@example.org, systems@example.org"
+    profile.notify_on_success = True
+    profile.notify_on_error = True
+    profile.save()
+    make_bib()
+    ok = run(profile)
+    (mail,) = mailoutbox
+    assert mail.to == ["cataloging@example.org", "systems@example.org"]
+    assert f"Job {ok.pk} Full: Completed successfully" in mail.subject
+    assert "New: 1" in mail.body and ok.files.get().name in mail.body
+
+    profile.notify_on_success = False
+    profile.save()
+    make_bib()
+    assert run(profile).status == "succeeded" and len(mailoutbox) == 1
+    make_bib()
+    sshd.stop()
+    failed = run(profile)
+    assert len(mailoutbox) == 2
+    assert "Failed" in mailoutbox[1].subject and failed.failure_message in mailoutbox[1].body
+    assert sshd.password not in mailoutbox[1].body
