@@ -1,0 +1,158 @@
+"""Reconciliation: the ledger of a profile against the emulated WorldCat holdings of its symbol."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from audit.models import AuditEntry
+from datasync.models import Holding, Institution, WorldCatRecord
+from profiles.engine.jobs import JobRefused
+from profiles.models import PublishedRecord, PublishingJob
+from profiles.reconcile import MISSING, STALE, UNKNOWN, reconcile, republish_differences
+from records.models import BibSet
+
+from .conftest import make_bib
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def almad(db) -> Institution:
+    return Institution.objects.create(symbol="ALMAD", name="Alma Demo University")
+
+
+@pytest.fixture
+def plain_profile(make_profile):
+    return make_profile(None)
+
+
+def ledger(profile, bib, status="published", numbers=None) -> PublishedRecord:
+    return PublishedRecord.objects.create(
+        profile=profile,
+        bib=bib,
+        status=status,
+        content_hash=bib.content_hash,
+        oclc_numbers=bib.oclc_numbers if numbers is None else numbers,
+        ldr05="d" if status == "deleted" else "n",
+    )
+
+
+def hold(institution, number: int, bib=None) -> Holding:
+    record, _ = WorldCatRecord.objects.get_or_create(oclc_number=number)
+    return Holding.objects.create(
+        record=record,
+        institution=institution,
+        local_system_number=str(bib.mms_id) if bib else "",
+    )
+
+
+def test_a_ledger_matching_worldcat_shows_zero_differences_even_across_a_merge(
+    plain_profile, almad, client, superuser
+):
+    held = make_bib(oclc="(OCoLC)ocm10699329")
+    merged = make_bib(oclc="(OCoLC)123207537")
+    gone = make_bib(oclc="(OCoLC)10698981")
+    ledger(plain_profile, held)
+    ledger(plain_profile, merged)
+    ledger(plain_profile, gone, status="deleted")
+    WorldCatRecord.objects.create(oclc_number=10698981)
+    hold(almad, 10699329, held)
+    survivor = hold(almad, 10699336, merged).record
+    WorldCatRecord.objects.create(oclc_number=123207537, merged_into=survivor)
+
+    result = reconcile(plain_profile)
+    assert result.total == 0 and result.published == 2 and result.deleted == 1
+    client.force_login(superuser)
+    html = client.get(reverse("profiles:reconciliation", args=[plain_profile.pk])).content.decode()
+    assert "No differences: WorldCat holds exactly what the ledger says." in html
+    assert "Republish these" not in html
+
+
+def test_every_kind_of_difference_is_listed(plain_profile, almad, client, superuser):
+    missing = make_bib(oclc="(OCoLC)501")
+    not_in_worldcat = make_bib(oclc="(OCoLC)502")
+    stale = make_bib(oclc="(OCoLC)503")
+    unknown = make_bib(oclc="(OCoLC)504")
+    without_number = make_bib(oclc=None)
+    WorldCatRecord.objects.create(oclc_number=501)
+    ledger(plain_profile, missing)
+    ledger(plain_profile, not_in_worldcat)
+    ledger(plain_profile, stale, status="deleted")
+    ledger(plain_profile, without_number)
+    hold(almad, 503, stale)
+    hold(almad, 504, unknown)
+    hold(almad, 505)  # a holding nobody here knows
+
+    result = reconcile(plain_profile)
+    assert result.counts == {MISSING: 2, STALE: 1, UNKNOWN: 2}
+    assert result.without_number == 1
+    by_kind = {(d.kind, d.oclc_number): d for d in result.differences}
+    assert by_kind[(MISSING, 501)].mms_id == missing.mms_id
+    assert "not in WorldCat" in by_kind[(MISSING, 502)].detail
+    assert by_kind[(STALE, 503)].mms_id == stale.mms_id
+    assert by_kind[(UNKNOWN, 504)].mms_id == unknown.mms_id
+    assert by_kind[(UNKNOWN, 505)].mms_id is None
+    assert result.republishable() == sorted([missing.pk, not_in_worldcat.pk, unknown.pk])
+
+    client.force_login(superuser)
+    html = client.get(reverse("profiles:reconciliation", args=[plain_profile.pk])).content.decode()
+    assert "Missing holding: <strong>2</strong>" in html and "Stale holding" in html
+    assert "Unknown to the ledger" in html and "Republish these" in html
+    assert "published without an OCLC number" in html
+
+
+def test_an_unknown_symbol_means_every_published_record_is_missing(plain_profile):
+    bib = make_bib(oclc="(OCoLC)777")
+    ledger(plain_profile, bib)
+    result = reconcile(plain_profile)
+    assert not result.institution_found
+    assert result.counts[MISSING] == 1
+
+
+def test_republish_these_creates_an_itemized_set_and_a_republish_job(
+    make_profile, almad, client, superuser, sftp_connection_row
+):
+    profile = make_profile(sftp_connection_row)
+    missing = make_bib(oclc="(OCoLC)601")
+    fine = make_bib(oclc="(OCoLC)602")
+    stale = make_bib(oclc="(OCoLC)603")
+    ledger(profile, missing)
+    ledger(profile, fine)
+    ledger(profile, stale, status="deleted")
+    hold(almad, 602, fine)
+    hold(almad, 603, stale)
+
+    client.force_login(superuser)
+    response = client.post(reverse("profiles:reconciliation", args=[profile.pk]))
+    job = PublishingJob.objects.get()
+    assert response["Location"] == reverse("profiles:job", args=[job.pk])
+    assert job.kind == PublishingJob.Kind.REPUBLISH_SET and job.requested_by == superuser
+    assert job.bib_set.kind == BibSet.Kind.ITEMIZED
+    assert list(job.bib_set.bibs().values_list("pk", flat=True)) == [missing.pk]
+    entry = AuditEntry.objects.get(action="profiles.reconcile.republished")
+    assert entry.actor == superuser and entry.data["job"] == job.pk
+
+    # A second request while that job is queued is refused, and leaves no new set behind.
+    sets = BibSet.objects.count()
+    with pytest.raises(JobRefused, match="already has job"):
+        republish_differences(profile, actor=superuser)
+    assert BibSet.objects.count() == sets and PublishingJob.objects.count() == 1
+
+
+def test_nothing_to_republish_is_refused_plainly(plain_profile, almad):
+    bib = make_bib(oclc="(OCoLC)701")
+    ledger(plain_profile, bib, status="deleted")
+    hold(almad, 701, bib)
+    with pytest.raises(JobRefused, match="nothing a republish can fix"):
+        republish_differences(plain_profile)
+    assert not BibSet.objects.exists()
+
+
+@pytest.fixture
+def sftp_connection_row(db):
+    from ftp.models import SftpConnection
+
+    return SftpConnection.objects.create(
+        name="OCLC", server="127.0.0.1", username="u", password="p", host_key_sha256="SHA256:x"
+    )
