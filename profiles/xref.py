@@ -6,7 +6,9 @@ OCLC answers every processed file with reports in /xfer/metacoll/reports. Two ma
   every record whose holding was set or deleted. The number is the record's OCLC number *now*: a
   number OCLC merged arrives as the surviving one.
 - `…unresxrefrpt.txt`: records OCLC could not match, with the provisional number it gave them in
-  WorldCat Staging. Provisional numbers are not written into records; they are listed for review.
+  WorldCat Staging. A provisional number only fills a record that has no OCLC number at all
+  (action "staged"); it never replaces a real number. Once the record is sent again with it,
+  OCLC sets the holding on the Staging record, and a later merge arrives in an xrefrpt.
 
 `fetch_reports(profile)` lists the reports folder over the profile's S/FTP connection, downloads
 every report it has not applied before (remembered by name, size and sha256 in the audit trail,
@@ -231,20 +233,9 @@ def _apply_report(
         before = dict(summary.counts)
         for problem in problems:
             summary.add(RecordResult("", "skipped", detail=problem, report=name))
-        if kind == XREF:
-            results = apply_xref(profile, pairs, report=name, actor=actor)
-        else:
-            results = [
-                RecordResult(
-                    mms,
-                    "staged",
-                    number,
-                    detail="Not matched by OCLC: added to WorldCat Staging with this "
-                    "provisional number (not written into the record).",
-                    report=name,
-                )
-                for mms, number in pairs
-            ]
+        results = apply_xref(
+            profile, pairs, report=name, actor=actor, provisional=kind == UNRESOLVED
+        )
         for result in results:
             summary.add(result)
         counts = {k: v - before.get(k, 0) for k, v in summary.counts.items()}
@@ -284,9 +275,13 @@ def apply_xref(
     *,
     report: str,
     actor=None,
+    provisional: bool = False,
     chunk: int = 1000,
 ) -> list[RecordResult]:
-    """Write the report's numbers into the bibs it names; one result per pair, in order."""
+    """Write the report's numbers into the bibs it names; one result per pair, in order.
+
+    `provisional`: the numbers are WorldCat Staging numbers (unresxrefrpt), written only into
+    bibs without any OCLC number."""
     results: list[RecordResult] = []
     for start in range(0, len(pairs), chunk):
         part = pairs[start : start + chunk]
@@ -301,12 +296,21 @@ def apply_xref(
             pk = pk_from_mms_id(mms)
             bib = bibs.get(pk) if pk else None
             results.append(
-                _apply_one(profile, bib, mms, number, ledger, written, report=report, actor=actor)
+                _apply_one(
+                    bib,
+                    mms,
+                    number,
+                    ledger,
+                    written,
+                    report=report,
+                    actor=actor,
+                    provisional=provisional,
+                )
             )
     return results
 
 
-def _apply_one(profile, bib, mms, number, ledger, written, *, report, actor) -> RecordResult:
+def _apply_one(bib, mms, number, ledger, written, *, report, actor, provisional) -> RecordResult:
     def skipped(detail: str) -> RecordResult:
         return RecordResult(mms, "skipped", number, detail=detail, report=report)
 
@@ -325,11 +329,16 @@ def _apply_one(profile, bib, mms, number, ledger, written, *, report, actor) -> 
         )
     if number in current:
         return RecordResult(mms, "present", number, report=report)
+    if provisional and current:
+        return skipped(
+            f"The record has OCLC number {' '.join(current)}: a provisional Staging number "
+            "never replaces it."
+        )
     record = bib.record()
     old = _replace_oclc_035(record, number)
     source = f"OCLC cross-reference report {report}"
     actions.update_marc(bib, record, actor=actor, source=source)
-    action = "replaced" if old else "added"
+    action = "staged" if provisional else ("replaced" if old else "added")
     written[bib.pk] = bib.oclc_number_list
     audit(
         WRITTEN_ACTION,
@@ -340,7 +349,12 @@ def _apply_one(profile, bib, mms, number, ledger, written, *, report, actor) -> 
             + (f"{' '.join(old)} → {number}" if old else f"(OCoLC){number}")
             + f" ({source})"
         ),
-        data={"old": old, "new": bib.oclc_number_list, "profile": profile.pk, "report": report},
+        data={
+            "old": old,
+            "new": bib.oclc_number_list,
+            "profile": sent.profile_id,
+            "report": report,
+        },
     )
     return RecordResult(mms, action, number, old=" ".join(old), report=report)
 

@@ -153,13 +153,21 @@ def test_a_second_report_after_a_write_back_is_not_mistaken_for_a_hand_edit(prof
     assert oclc_035s(bib) == ["(OCoLC)801"]
 
 
-def test_unresolved_staging_numbers_are_listed_not_written(profile, sshd):
-    bib = make_bib(oclc=None)
-    sent(profile, bib)
-    put_report(sshd, f"{STAMP}.f.mrc.unresxrefrpt.txt", [f"{bib.mms_id}\t8000000001"])
+def test_a_staging_number_fills_only_a_record_without_any_oclc_number(profile, sshd):
+    bare = make_bib(oclc=None)
+    numbered = make_bib(oclc="(OCoLC)4242")
+    sent(profile, bare)
+    sent(profile, numbered)
+    put_report(
+        sshd,
+        f"{STAMP}.f.mrc.unresxrefrpt.txt",
+        [f"{bare.mms_id}\t8000000001", f"{numbered.mms_id}\t8000000002"],
+    )
     summary = fetch_reports(profile)
     assert summary.counts["staged"] == 1 and summary.reports[0].kind == "unresxrefrpt"
-    assert oclc_035s(bib) == []
+    assert oclc_035s(bare) == ["(OCoLC)8000000001"]
+    assert oclc_035s(numbered) == ["(OCoLC)4242"]
+    assert "never replaces it" in summary.results[1].detail
 
 
 def test_a_missing_reports_folder_or_connection_is_a_clear_error(profile, make_profile, sshd):

@@ -1,0 +1,94 @@
+"""Closing the loop on one machine: the demo set-up, a Republish set through the emulated OCLC
+exchange (real asyncssh server, real paramiko client), OCLC's processing, reconciliation, and the
+cross-reference write-back."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from django.core.management import call_command
+
+from datasync.filex import start_filex
+from datasync.models import Holding
+from ftp.models import SftpConnection
+from profiles.engine.jobs import request_job, run_job_now
+from profiles.models import DEFAULT_PROFILE_NAME, PublishingJob, PublishingProfile
+from profiles.reconcile import reconcile
+from profiles.xref import fetch_reports
+from records import actions
+from records.models import BibSet, BibSetMember
+
+from .conftest import make_bib
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def demo_exchange(settings, tmp_path, publish_dir):
+    """The emulated OCLC exchange on a free port, and the demo set-up of both sides."""
+    settings.DATA_DIR = tmp_path
+    settings.OCLC_FILEX_ROOT = tmp_path / "filex"
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    acceptor, _key = asyncio.run_coroutine_threadsafe(
+        start_filex(host="127.0.0.1", port=0, root=settings.OCLC_FILEX_ROOT, pickup_delay=3600),
+        loop,
+    ).result(timeout=30)
+    settings.OCLC_FILEX_PORT = acceptor.get_port()
+    call_command("setup_demo_oclc")
+    call_command("setup_demo_publishing")
+    yield PublishingProfile.objects.get(name=DEFAULT_PROFILE_NAME)
+    acceptor.close()
+    asyncio.run_coroutine_threadsafe(acceptor.wait_closed(), loop).result(timeout=30)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=30)
+    loop.close()
+
+
+def republish(profile, bibs) -> PublishingJob:
+    bib_set = BibSet.objects.create(name=f"Initial file {BibSet.objects.count()}")
+    BibSetMember.objects.bulk_create(BibSetMember(bib_set=bib_set, bib=b) for b in bibs)
+    job = request_job(profile, PublishingJob.Kind.REPUBLISH_SET, bib_set=bib_set, enqueue=False)
+    return run_job_now(job, sleep=lambda seconds: None)
+
+
+def test_publish_process_reconcile_and_write_back_close_the_loop(demo_exchange):
+    profile = demo_exchange
+    connection = SftpConnection.objects.get(name="OCLC Data Sync (emulated)")
+    assert connection.is_pinned and connection.sub_directory == "/xfer/metacoll/in/bib"
+    assert (profile.status, profile.publishing_mode) == ("active", "incremental")
+
+    matched = make_bib(oclc="(OCoLC)ocm10698981")
+    merged = make_bib(oclc="(OCoLC)123207537")
+    unnumbered = make_bib(oclc=None)
+    withdrawn = make_bib(oclc="(OCoLC)10699347")
+    job = republish(profile, [matched, merged, unnumbered, withdrawn])
+    assert job.status == PublishingJob.Status.SUCCEEDED, job.failure_message
+    assert Holding.objects.filter(institution__symbol="ALMAD").count() == 3
+
+    result = reconcile(profile)
+    assert result.total == 0, result.differences
+    assert result.without_number == 1
+
+    summary = fetch_reports(profile)
+    assert summary.counts["replaced"] == 1  # 123207537 was merged into 10699336
+    assert summary.counts["staged"] == 1  # the unnumbered record got its Staging number
+    merged.refresh_from_db()
+    unnumbered.refresh_from_db()
+    assert merged.oclc_numbers == "10699336"
+    assert unnumbered.oclc_numbers.startswith("800000")
+
+    # Untag one record; the Incremental run sends its delete and OCLC removes the holding.
+    actions.set_export_tag([withdrawn], "dont_publish")
+    job = run_job_now(request_job(profile, "incremental", enqueue=False), sleep=lambda s: None)
+    assert job.status == PublishingJob.Status.SUCCEEDED, job.failure_message
+    assert job.count_deleted == 1
+    assert not Holding.objects.filter(record__oclc_number=10699347).exists()
+    after = reconcile(profile)
+    assert after.total == 0, after.differences
+    # The numbers written back went out with the Incremental: now every record is matched.
+    assert after.without_number == 0
+    assert fetch_reports(profile).counts["replaced"] == 0
