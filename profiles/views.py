@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -47,6 +47,11 @@ def needs(perm: str):
         return login_required(permission_required(perm, raise_exception=True)(view))
 
     return decorate
+
+
+def render_page(request, template: str, context: dict):
+    """Render like an admin page: the admin's header, user tools and navigation sidebar."""
+    return render(request, template, {**admin.site.each_context(request), **context})
 
 
 def status_word(status: str) -> str:
@@ -102,7 +107,8 @@ def runs_chart(jobs: list[PublishingJob], *, width: int = 760, height: int = 180
     left, bottom, top = 48, 22, 8
     plot_w, plot_h = width - left - 8, height - bottom - top
     peak = max(max(j.records_sent for j in jobs), 1)
-    step = plot_w / len(jobs)
+    # At least 20 slots: a few runs stay narrow bars instead of filling the width.
+    step = plot_w / max(len(jobs), 20)
     bars = []
     for i, job in enumerate(jobs):
         y = top + plot_h
@@ -162,7 +168,7 @@ def job_list(request):
             "-created_at", "-id"
         )[:CHART_RUNS]
     )[::-1]
-    return render(
+    return render_page(
         request,
         "profiles/job_list.html",
         {
@@ -239,7 +245,7 @@ def job_detail(request, pk: int):
     reason_labels = dict(JobRecord.Reason.choices)
     outcome_labels = dict(JobRecord.Outcome.choices)
     can_change = request.user.has_perm(CHANGE_JOB)
-    return render(
+    return render_page(
         request,
         "profiles/job_detail.html",
         {
@@ -395,7 +401,7 @@ def reconciliation(request, pk: int):
         )
         return redirect("profiles:job", pk=job.pk)
     result = reconcile(profile)
-    return render(
+    return render_page(
         request,
         "profiles/reconciliation.html",
         {
