@@ -92,7 +92,7 @@ class JobFilterForm(forms.Form):
     )
     status = forms.ChoiceField(choices=[("", "All")] + list(STATUS_WORDS.items()), required=False)
     date_from = forms.DateField(
-        label="Started from", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label="Submitted from", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     date_to = forms.DateField(
         label="to", required=False, widget=forms.DateInput(attrs={"type": "date"})

@@ -130,6 +130,7 @@ def every_url(profile, job, job_file) -> list[tuple[str, str]]:
         ("get", reverse(f"{admin}_republish", args=[profile.pk])),
         ("get", reverse(f"{admin}_fetch_reports", args=[profile.pk])),
         ("post", reverse(f"{admin}_run", args=[profile.pk])),
+        ("get", reverse("admin:profiles_publishingjob_changelist")),
         ("get", reverse("profiles:jobs")),
         ("get", reverse("profiles:job", args=[job.pk])),
         ("get", reverse("profiles:job_progress", args=[job.pk])),
