@@ -439,3 +439,14 @@ def test_the_job_admin_forwards_to_the_history_pages(client, superuser, profile)
     assert response["Location"] == reverse("profiles:jobs")
     response = client.get(reverse("admin:profiles_publishingjob_change", args=[job.pk]))
     assert response["Location"] == reverse("profiles:job", args=[job.pk])
+
+
+def test_dry_run_queues_the_profile_mode_without_upload_and_is_audited(client, superuser, profile):
+    client.force_login(superuser)
+    run = reverse("admin:profiles_publishingprofile_run", args=[profile.pk])
+    client.post(run, {"dry_run": "1"})
+    job = PublishingJob.objects.get()
+    assert job.dry_run and job.kind == PublishingJob.Kind.INCREMENTAL
+    entry = AuditEntry.objects.get(action="profiles.job.requested")
+    assert entry.actor == superuser and "dry run" in entry.message
+    assert client.get(run).status_code == 405  # only a form button starts a job
