@@ -408,15 +408,28 @@ class PublishedRecord(models.Model):
         PUBLISHED = "published", "Published"
         DELETED = "deleted", "Deleted"
 
-    profile = models.ForeignKey(PublishingProfile, on_delete=models.CASCADE, related_name="ledger")
-    bib = models.ForeignKey("records.Bib", on_delete=models.CASCADE, related_name="publications")
+    # No database-level foreign keys on the two bulk tables (ledger and job records): a Full
+    # publish writes a row per record, and per-row FK triggers would cost more than the write
+    # itself. Rows are only written by the engine's commit from rows it has just read (joined
+    # to records_bib), and deletions still cascade through Django.
+    profile = models.ForeignKey(
+        PublishingProfile, on_delete=models.CASCADE, related_name="ledger", db_constraint=False
+    )
+    bib = models.ForeignKey(
+        "records.Bib", on_delete=models.CASCADE, related_name="publications", db_constraint=False
+    )
     status = models.CharField(max_length=10, choices=Status.choices)
     content_hash = models.CharField(max_length=64)
     # Normalised OCLC numbers sent in 035 (space-separated); a later delete sends these.
     oclc_numbers = models.CharField("OCLC numbers sent", max_length=300, blank=True)
     ldr05 = models.CharField("LDR/05 sent", max_length=1, blank=True)
     job = models.ForeignKey(
-        PublishingJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        PublishingJob,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
     )
     file_name = models.CharField(max_length=255, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -467,7 +480,10 @@ class JobRecord(models.Model):
         REPUBLISH = "republish", "Republished (set)"
         INVALID = "invalid", "Invalid record"
 
-    job = models.ForeignKey(PublishingJob, on_delete=models.CASCADE, related_name="records")
+    # No database-level foreign key: see PublishedRecord.
+    job = models.ForeignKey(
+        PublishingJob, on_delete=models.CASCADE, related_name="records", db_constraint=False
+    )
     bib_id = models.BigIntegerField("bib id")
     mms_id = models.BigIntegerField("MMS ID")
     outcome = models.CharField(max_length=10, choices=Outcome.choices)

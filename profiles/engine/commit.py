@@ -14,6 +14,7 @@ from itertools import islice
 from django.db import connection, transaction
 
 from audit.log import record as audit
+from records.models import Bib
 
 from ..models import JobFile, JobRecord, PublishedRecord, PublishingJob, PublishingProfile
 from .writer import STAGE_FILE, job_directory, read_stage
@@ -116,6 +117,7 @@ SELECT %(profile)s, s.bib_id,
        CASE s.ledger WHEN 'P' THEN 'published' ELSE 'deleted' END,
        s.content_hash, s.oclc_numbers, s.ldr05, %(job)s, COALESCE(f.name, ''), %(now)s
 FROM publish_stage s
+JOIN {Bib._meta.db_table} b ON b.id = s.bib_id
 LEFT JOIN {JobFile._meta.db_table} f ON f.job_id = %(job)s AND f.sequence = s.file_seq
 WHERE s.ledger <> '-'
 ON CONFLICT (profile_id, bib_id) DO UPDATE SET

@@ -25,7 +25,6 @@ from records.marc import (
     MAX_RECORD_LENGTH,
     RECORD_TERMINATOR,
     MarcStructureError,
-    iter_directory,
     normalize_oclc_number,
     parse,
 )
@@ -77,20 +76,29 @@ class _Unusual(Exception):
 
 
 def _fields(data: bytes) -> list[tuple[bytes, bytes]]:
-    """(tag, field bytes with terminator) in directory order; _Unusual unless contiguous."""
+    """(tag, field bytes with terminator) in directory order; _Unusual unless the layout is
+    the one pymarc writes (fields contiguous, in directory order, lengths adding up)."""
     try:
-        entries = list(iter_directory(data))
         base = int(data[12:17])
-    except MarcStructureError as exc:
+        directory = data[24 : base - 1]
+        entries = [
+            (directory[i : i + 3], int(directory[i + 3 : i + 7]), int(directory[i + 7 : i + 12]))
+            for i in range(0, len(directory), 12)
+        ]
+    except ValueError as exc:
         raise _Unusual from exc
-    expected = base
+    if len(directory) % 12 or data[base - 1] != FIELD_TERMINATOR:
+        raise _Unusual
     fields = []
-    for tag, start, length in entries:
-        if start != expected or length < 1 or data[start + length - 1] != FIELD_TERMINATOR:
+    expected = 0
+    for tag, length, offset in entries:
+        if offset != expected:
             raise _Unusual
-        fields.append((tag, data[start : start + length]))
-        expected = start + length
-    if expected != len(data) - 1 or int(data[:5]) != len(data):
+        expected += length
+        fields.append((tag, data[base + offset : base + expected]))
+    if base + expected != len(data) - 1 or int(data[:5]) != len(data):
+        raise _Unusual
+    if any(body[-1:] != b"\x1e" for _, body in fields):
         raise _Unusual
     return fields
 

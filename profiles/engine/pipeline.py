@@ -18,8 +18,8 @@ from records.changes import current_horizon
 from ..models import FailureCategory, JobFile, JobRecord, PublishingJob
 from .commit import commit_job
 from .marcout import OutputError, publish_bytes
-from .selection import candidates, decide, iter_rows
-from .writer import STAGE_FILE, FileSplitter, job_directory, stage_line
+from .selection import candidates, decide, iter_rows, streamed
+from .writer import NULL, STAGE_FILE, FileSplitter, escape, job_directory
 
 logger = logging.getLogger("profiles.engine")
 
@@ -69,7 +69,9 @@ def publish(
         job.save(update_fields=["horizon"])
     if job.written_at is None:
         _write(job, clock=clock)
-    files = _verified_files(job)
+        files = list(job.files.order_by("sequence"))
+    else:
+        files = _verified_files(job)
     if files and not job.dry_run:
         _deliver(job, files, clock=clock, sleep=sleep)
     _set_stage(job, Stage.COMMITTING, clock)
@@ -110,8 +112,11 @@ def _write(job: PublishingJob, *, clock: Callable) -> None:
     splitter = FileSplitter(job, directory, max_bytes, profile.records_per_file)
     counts: Counter[str] = Counter()
     done = 0
-    with open(directory / STAGE_FILE, "w", encoding="utf-8") as stage:
-        for row in iter_rows(queryset, chunk_size=CHUNK):
+    with (
+        open(directory / STAGE_FILE, "w", encoding="utf-8") as stage,
+        streamed(queryset, chunk_size=CHUNK) as values,
+    ):
+        for row in iter_rows(values):
             decision = decide(job.kind, row)
             outcome, reason, detail, sequence = decision.outcome, decision.reason, "", None
             ledger, status = decision.ledger, decision.status
@@ -138,20 +143,9 @@ def _write(job: PublishingJob, *, clock: Callable) -> None:
                     sequence = splitter.add(data)
             counts[outcome] += 1
             stage.write(
-                stage_line(
-                    (
-                        row.bib_id,
-                        row.mms_id,
-                        outcome,
-                        reason,
-                        detail,
-                        sequence,
-                        row.content_hash,
-                        oclc,
-                        status,
-                        ledger,
-                    )
-                )
+                f"{row.bib_id}\t{row.mms_id}\t{outcome}\t{reason}\t{escape(detail)}\t"
+                f"{NULL if sequence is None else sequence}\t{row.content_hash}\t{oclc}\t"
+                f"{status}\t{ledger}\n"
             )
             done += 1
             if done % CHUNK == 0:

@@ -8,8 +8,10 @@ The decision for a row needs nothing else, so no per-record queries are ever mad
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import FilteredRelation, Q
 
 from records.models import Bib, ExportTag
@@ -67,7 +69,7 @@ class Decision:
     ledger: str = "-"
 
 
-def candidates(job: PublishingJob, *, chunk_size: int = 2000):
+def candidates(job: PublishingJob):
     """The job's candidate bibs with the profile's ledger row, as a queryset of value tuples."""
     qs = Bib.objects.annotate(
         ledger=FilteredRelation("publications", condition=Q(publications__profile=job.profile_id))
@@ -91,9 +93,32 @@ def candidates(job: PublishingJob, *, chunk_size: int = 2000):
     return qs.order_by("pk").values_list(*COLUMNS)
 
 
-def iter_rows(queryset, *, chunk_size: int = 2000) -> Iterator[Row]:
-    for values in queryset.iterator(chunk_size=chunk_size):
-        (pk, mms, marc, chash, oclc, tag, deleted_at, suppressed, holdings, ls, lh, lo) = values
+@contextmanager
+def streamed(queryset, *, chunk_size: int = 2000):
+    """The queryset's value tuples, streamed in chunks with flat memory.
+
+    On PostgreSQL through a server-side cursor on a connection of its own, inside a
+    transaction. Not Django's `.iterator()`: outside a transaction Django declares the cursor
+    WITH HOLD, which makes PostgreSQL materialise the whole result before the first row. Not a
+    transaction on the main connection either: the job's progress is written there meanwhile
+    and must be visible to the screens at once.
+    """
+    if connection.vendor != "postgresql":
+        yield queryset.iterator(chunk_size=chunk_size)
+        return
+    sql, params = queryset.query.sql_with_params()
+    raw = connection.Database.connect(**connection.get_connection_params())
+    try:
+        with raw.transaction(), raw.cursor(name="publishing_selection") as cursor:
+            cursor.itersize = chunk_size
+            cursor.execute(sql, params)
+            yield cursor
+    finally:
+        raw.close()
+
+
+def iter_rows(values) -> Iterator[Row]:
+    for pk, mms, marc, chash, oclc, tag, deleted_at, suppressed, held, ls, lh, lo in values:
         yield Row(
             pk,
             mms,
@@ -103,7 +128,7 @@ def iter_rows(queryset, *, chunk_size: int = 2000) -> Iterator[Row]:
             tag,
             deleted_at is not None,
             suppressed,
-            holdings,
+            held,
             ls,
             lh,
             lo,

@@ -114,12 +114,13 @@ class FileSplitter:
         self._digest = None
 
 
+NULL = "\\N"
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def stage_line(values: tuple) -> str:
-    """One line of PostgreSQL COPY text format (None is \\N)."""
-    return "\t".join("\\N" if v is None else str(v).translate(_ESCAPES) for v in values) + "\n"
+def escape(value: str) -> str:
+    """A value for PostgreSQL COPY text format (the staged outcomes file)."""
+    return value.translate(_ESCAPES) if value else value
 
 
 def read_stage(path: Path):
