@@ -24,6 +24,7 @@ from .writer import NULL, STAGE_FILE, FileSplitter, escape, job_directory
 logger = logging.getLogger("profiles.engine")
 
 CHUNK = 2000
+HEARTBEAT_EVERY_S = 30
 Stage = PublishingJob.Stage
 Outcome = JobRecord.Outcome
 
@@ -241,6 +242,17 @@ def _deliver(job: PublishingJob, files: list[JobFile], *, clock: Callable, sleep
         record.verified = remote.size == record.bytes
         record.save(update_fields=["delivered_at", "remote_path", "remote_size", "verified"])
         PublishingJob.objects.filter(pk=job.pk).update(heartbeat_at=now)
+        beat["last"] = now
+
+    beat = {"last": clock()}
+
+    def uploading(path, sent: int, total: int) -> None:
+        # A large file takes minutes: keep the heartbeat fresh so the job is not taken for
+        # abandoned, without a query per block.
+        now = clock()
+        if (now - beat["last"]).total_seconds() >= HEARTBEAT_EVERY_S:
+            beat["last"] = now
+            PublishingJob.objects.filter(pk=job.pk).update(heartbeat_at=now)
 
     try:
         deliver(
@@ -249,6 +261,7 @@ def _deliver(job: PublishingJob, files: list[JobFile], *, clock: Callable, sleep
             sub_directory=job.profile.sub_directory,
             sleep=sleep,
             on_file_delivered=delivered,
+            on_progress=uploading,
         )
     except TransferError as exc:
         category = exc.category if exc.category in FailureCategory.values else "internal"
