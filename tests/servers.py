@@ -209,7 +209,14 @@ Match User {self.username}
         if self.pid is None:
             return
         # Sessions are children of the listener: kill them first, while they are still its
-        # children (afterwards they would be re-parented and out of reach of -P).
+        # children (afterwards they would be re-parented and out of reach of -P). Each session
+        # is a root "[priv]" monitor with the user's process below it, which holds the socket
+        # too: kill the grandchildren as well, or the connection survives the stop.
+        monitors = subprocess.run(
+            ["pgrep", "-P", str(self.pid)], capture_output=True, text=True
+        ).stdout.split()
+        for monitor in monitors:
+            subprocess.run(["pkill", "-KILL", "-P", monitor], capture_output=True)
         subprocess.run(["pkill", "-KILL", "-P", str(self.pid)], capture_output=True)
         try:
             os.kill(self.pid, 15)

@@ -1,0 +1,226 @@
+"""Talking to S/FTP servers: the only module that imports paramiko and ftplib.
+
+- `open_transfer(connection)` connects, checks the pinned host key (SFTP), logs in and checks
+  the directory; the `Transfer` it returns uploads with size verification, stats, lists, removes,
+  downloads.
+- `deliver(connection, files)` uploads files in order with bounded retries and back-off, resuming
+  with the first file not yet verified.
+- `test_connection(connection)` runs the "Test connection" steps one by one for the admin page;
+  `fetch_host_key(connection)` reads a server's key without logging in.
+
+Every failure is a `TransferError` whose `category` and `retryable` say what a caller may do.
+Messages never contain a secret: they are written here from host, port, user and paths, and
+passed through `_scrub` in case a server echoes something back.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import secrets
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .base import (
+    CONFIG,
+    HostKey,
+    RemoteFile,
+    Step,
+    Transfer,
+    TransferError,
+    _local_size,
+    passed,
+)
+from .plain_ftp import FtpTransfer
+from .sftp import SftpTransfer, fingerprint, load_private_key, private_key_problem
+
+if TYPE_CHECKING:
+    from ftp.models import SftpConnection
+
+__all__ = [
+    "HostKey",
+    "RemoteFile",
+    "Step",
+    "Transfer",
+    "TransferError",
+    "deliver",
+    "fetch_host_key",
+    "fingerprint",
+    "load_private_key",
+    "open_transfer",
+    "passed",
+    "private_key_problem",
+    "test_connection",
+]
+
+logger = logging.getLogger("ftp.transfer")
+PROBE_CONTENT = b"Alma publishing: S/FTP connection test. Safe to delete.\n"
+
+
+def _transfer(connection: SftpConnection, sub_directory: str, timeout: float) -> Transfer:
+    cls = SftpTransfer if connection.server_secured else FtpTransfer
+    return cls(connection, sub_directory, timeout)
+
+
+def open_transfer(
+    connection: SftpConnection, *, sub_directory: str = "", timeout: float = 30
+) -> Transfer:
+    """Connect, verify the pinned host key, log in, check the directory. Close it (or use
+    `with`) when done."""
+    return _transfer(connection, sub_directory, timeout).open()
+
+
+def fetch_host_key(connection: SftpConnection, *, timeout: float = 15) -> HostKey:
+    """The server's host key, read from the SSH handshake without logging in."""
+    if not connection.server_secured:
+        raise TransferError("Plain FTP servers have no host key.", category=CONFIG, retryable=False)
+    transfer = SftpTransfer(connection, "", timeout)
+    try:
+        transfer._connect()
+        return transfer.host_key
+    finally:
+        transfer.close()
+
+
+def _check_limits(connection: SftpConnection, files: Sequence[Path]) -> None:
+    if connection.max_files is not None and len(files) > connection.max_files:
+        raise TransferError(
+            f"{len(files)} files exceed the connection's Max Number of Files "
+            f"({connection.max_files}).",
+            category=CONFIG,
+            retryable=False,
+        )
+    limit = connection.max_file_size_bytes
+    for path in files:
+        size = _local_size(Path(path))
+        if limit is not None and size > limit:
+            raise TransferError(
+                f"{Path(path).name} ({size} bytes) exceeds the connection's Max. file size "
+                f"({connection.max_file_size} {connection.size_type}).",
+                category=CONFIG,
+                retryable=False,
+            )
+
+
+def deliver(
+    connection: SftpConnection,
+    files: Sequence[Path],
+    *,
+    sub_directory: str = "",
+    attempts: int = 3,
+    backoff: float = 2.0,
+    sleep: Callable[[float], object] = time.sleep,
+    on_file_delivered: Callable[[RemoteFile], object] | None = None,
+    on_progress: Callable[[Path, int, int], object] | None = None,
+    timeout: float = 30,
+) -> list[RemoteFile]:
+    """Upload `files` in order, each verified by size, and return what was delivered.
+
+    A retryable error reconnects after `backoff`, `2*backoff`, ... seconds and resumes with the
+    first file not yet verified (a half-written file is simply written again under the same
+    name). `on_progress(path, bytes_sent, total)` is called as each file is written. A
+    non-retryable error, or the last attempt failing, raises TransferError with
+    `delivered` = how many files were verified before it.
+    """
+    files = [Path(f) for f in files]
+    _check_limits(connection, files)
+    delivered: list[RemoteFile] = []
+    for attempt in range(1, max(attempts, 1) + 1):
+        try:
+            with open_transfer(connection, sub_directory=sub_directory, timeout=timeout) as t:
+                for path in files[len(delivered) :]:
+                    progress = None
+                    if on_progress is not None:
+                        progress = functools.partial(on_progress, path)
+                    remote = t.upload(path, path.name, progress=progress)
+                    delivered.append(remote)
+                    if on_file_delivered is not None:
+                        on_file_delivered(remote)
+            return delivered
+        except TransferError as exc:
+            exc.delivered = len(delivered)
+            if not exc.retryable or attempt >= attempts:
+                logger.error(
+                    "Delivery to %s stopped after %d attempt(s), %d of %d file(s) delivered: %s",
+                    connection.server,
+                    attempt,
+                    len(delivered),
+                    len(files),
+                    exc.message,
+                )
+                raise
+            wait = backoff * 2 ** (attempt - 1)
+            logger.warning(
+                "Delivery to %s failed (attempt %d of %d, %d file(s) delivered): %s; "
+                "retrying in %g s",
+                connection.server,
+                attempt,
+                attempts,
+                len(delivered),
+                exc.message,
+                wait,
+            )
+            sleep(wait)
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def test_connection(
+    connection: SftpConnection, *, sub_directory: str = "", timeout: float = 15
+) -> list[Step]:
+    """Alma's "Test connection": each step's outcome, stopping at the first required failure.
+
+    An unpinned server may be tested (that is how its key is shown for pinning); a server whose
+    key differs from the pinned one is not sent the credentials.
+    """
+    steps: list[Step] = []
+    try:
+        transfer = _transfer(connection, sub_directory, timeout)
+    except TransferError as exc:
+        return [Step("Connect", False, exc.message)]
+    try:
+        for name, phase in transfer.phases(allow_unpinned=True):
+            host_key = transfer.host_key if name == "Host key" else None
+            try:
+                detail = phase()
+            except TransferError as exc:
+                steps.append(Step(name, False, exc.message, host_key=transfer.host_key))
+                return steps
+            steps.append(Step(name, True, detail, host_key=host_key))
+        probe = f"alma-test-connection-{secrets.token_hex(4)}.txt"
+        steps.append(_probe_upload(transfer, probe))
+        if steps[-1].ok:
+            steps.append(_probe_remove(transfer, probe))
+        return steps
+    finally:
+        transfer.close()
+
+
+# Not a pytest test, although its name (Alma's button) starts with "test".
+test_connection.__test__ = False
+
+
+def _probe_upload(transfer: Transfer, probe: str) -> Step:
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp) / probe
+        local.write_bytes(PROBE_CONTENT)
+        try:
+            remote = transfer.upload(local, probe)
+        except TransferError as exc:
+            return Step("Upload a probe file", False, exc.message)
+    return Step("Upload a probe file", True, f"Wrote {remote.path} ({remote.size} bytes).")
+
+
+def _probe_remove(transfer: Transfer, probe: str) -> Step:
+    try:
+        transfer.remove(probe)
+    except TransferError as exc:
+        return Step(
+            "Remove the probe file",
+            False,
+            f"{exc.message} Not an error for OCLC, which moves files away as soon as they land.",
+            required=False,
+        )
+    return Step("Remove the probe file", True, f"Removed {probe}.", required=False)
