@@ -119,6 +119,9 @@ class FtpTransfer(Transfer):
         return sent if remote_size is None else remote_size
 
     def _size(self, remote_path):
+        # Listings switch the session to ASCII, where servers refuse SIZE with the same 550
+        # as for a missing file.
+        self._ftp.voidcmd("TYPE I")
         try:
             return self._ftp.size(remote_path)
         except ftplib.error_perm as exc:
@@ -151,8 +154,10 @@ class FtpTransfer(Transfer):
 
     def close(self) -> None:
         if self._ftp is not None:
-            try:
-                self._ftp.quit()
-            except (OSError, EOFError, ftplib.Error):
-                self._ftp.close()
+            if self._ftp.sock is not None:
+                try:
+                    self._ftp.quit()
+                except (OSError, EOFError, ftplib.Error):
+                    pass  # the session is going away anyway
+            self._ftp.close()
             self._ftp = None

@@ -45,7 +45,8 @@ def load_private_key(text: str, passphrase: str = "") -> paramiko.PKey:
             raise ValueError("This private key is encrypted: enter its passphrase.") from None
         except (paramiko.SSHException, ValueError, TypeError, IndexError) as exc:
             last = exc
-            if "passphrase" in str(exc).lower() or "decrypt" in str(exc).lower():
+            # paramiko's wording for a wrong passphrase varies by key format.
+            if any(w in str(exc).lower() for w in ("passphrase", "decrypt", "checkints")):
                 raise ValueError("The passphrase does not open this private key.") from None
     raise ValueError(
         "This is not a private key paramiko can read (expected an OpenSSH or PEM ed25519, "
