@@ -1,7 +1,7 @@
 """Publishing benchmark: `python -m bench.publish --records N [--changed PERCENT]`.
 
 Run from the repository root with DATABASE_URL pointing at PostgreSQL. It creates its own
-database (the test database name for DATABASE_URL, e.g. test_alma) and drops it afterwards
+database (DATABASE_URL's name + "_bench", e.g. alma_bench) and drops it afterwards
 (--keep keeps it), so the application's data is never touched. Needs root for the sshd.
 
 1. Generate N bibs with holdings by COPY (fixed seed).
@@ -191,6 +191,10 @@ def main(argv: list[str] | None = None) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-publish-"))
     settings.PUBLISH_DIR = work / "published"
     os.environ["PUBLISH_DIR"] = str(settings.PUBLISH_DIR)
+    # Its own database, named apart from the test suite's so both can run at once.
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = (
+        f"{connection.settings_dict['NAME']}_bench"
+    )
     db_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     os.environ["BENCH_DB_NAME"] = db_name
     sshd = start_sshd()

@@ -412,11 +412,20 @@ class PublishedRecord(models.Model):
     # publish writes a row per record, and per-row FK triggers would cost more than the write
     # itself. Rows are only written by the engine's commit from rows it has just read (joined
     # to records_bib), and deletions still cascade through Django.
+    # Indexed by ledger_once_per_bib (profile, bib) and ledger_bib: no extra FK indexes.
     profile = models.ForeignKey(
-        PublishingProfile, on_delete=models.CASCADE, related_name="ledger", db_constraint=False
+        PublishingProfile,
+        on_delete=models.CASCADE,
+        related_name="ledger",
+        db_constraint=False,
+        db_index=False,
     )
     bib = models.ForeignKey(
-        "records.Bib", on_delete=models.CASCADE, related_name="publications", db_constraint=False
+        "records.Bib",
+        on_delete=models.CASCADE,
+        related_name="publications",
+        db_constraint=False,
+        db_index=False,
     )
     status = models.CharField(max_length=10, choices=Status.choices)
     content_hash = models.CharField(max_length=64)
@@ -441,14 +450,9 @@ class PublishedRecord(models.Model):
             models.UniqueConstraint(fields=["profile", "bib"], name="ledger_once_per_bib"),
         ]
         indexes = [
-            # Record page: publishing history of one bib across profiles.
+            # Record page: publishing history of one bib across profiles. The engine's
+            # selection and Full's delete candidates use ledger_once_per_bib (profile, bib).
             models.Index(fields=["bib"], name="ledger_bib"),
-            # Full mode delete candidates: a profile's published rows.
-            models.Index(
-                fields=["profile", "bib"],
-                name="ledger_profile_published",
-                condition=models.Q(status="published"),
-            ),
         ]
 
     def __str__(self) -> str:
@@ -481,8 +485,13 @@ class JobRecord(models.Model):
         INVALID = "invalid", "Invalid record"
 
     # No database-level foreign key: see PublishedRecord.
+    # Indexed by the (job, ...) indexes below.
     job = models.ForeignKey(
-        PublishingJob, on_delete=models.CASCADE, related_name="records", db_constraint=False
+        PublishingJob,
+        on_delete=models.CASCADE,
+        related_name="records",
+        db_constraint=False,
+        db_index=False,
     )
     bib_id = models.BigIntegerField("bib id")
     mms_id = models.BigIntegerField("MMS ID")
