@@ -19,7 +19,16 @@ from audit.log import record_many as audit_many
 
 from .changes import mark_changed
 from .marc import MAX_RECORD_LENGTH, BibSummary, MarcStructureError, parse, summarize
-from .models import Bib, ExportTag, Holding, OclcNumber, allocate_ids, mms_id_for
+from .models import (
+    Bib,
+    BibSet,
+    BibSetMember,
+    ExportTag,
+    Holding,
+    OclcNumber,
+    allocate_ids,
+    mms_id_for,
+)
 
 _OCLC_CONTROL_PREFIXES = ("ocm", "ocn", "on")
 
@@ -280,3 +289,59 @@ def restore_bib(bib: Bib, *, actor=None) -> bool:
     mark_changed([bib.pk])
     audit("records.bib.restored", actor=actor, target=bib, message=f"Record {bib.mms_id} restored")
     return True
+
+
+def add_to_set(bib_set: BibSet, bibs: QuerySet | Iterable[Bib], *, actor=None) -> int:
+    """Add bibs to an itemized set; returns how many were not members yet."""
+    if bib_set.kind != BibSet.Kind.ITEMIZED:
+        raise ValueError(f"“{bib_set}” is a logical set (a saved search): records cannot be added")
+    qs = bibs if isinstance(bibs, QuerySet) else Bib.objects.filter(pk__in=[b.pk for b in bibs])
+    added = 0
+    batch: list[int] = []
+
+    def flush(ids: list[int]) -> int:
+        have = set(
+            BibSetMember.objects.filter(bib_set=bib_set, bib_id__in=ids).values_list(
+                "bib_id", flat=True
+            )
+        )
+        rows = [BibSetMember(bib_set=bib_set, bib_id=i) for i in ids if i not in have]
+        BibSetMember.objects.bulk_create(rows, ignore_conflicts=True)
+        return len(rows)
+
+    with transaction.atomic():
+        for pk in qs.order_by().values_list("pk", flat=True).iterator(chunk_size=2000):
+            batch.append(pk)
+            if len(batch) >= 2000:
+                added += flush(batch)
+                batch = []
+        if batch:
+            added += flush(batch)
+        audit(
+            "records.set.members_added",
+            actor=actor,
+            target=bib_set,
+            message=f"{added} record(s) added to set {bib_set.name}",
+            data={"added": added},
+        )
+    return added
+
+
+@transaction.atomic
+def create_logical_set(name: str, query: dict, *, description: str = "", actor=None) -> BibSet:
+    """Save a record-list search (records.search.search_bibs parameters) as a logical set."""
+    bib_set = BibSet.objects.create(
+        name=name,
+        description=description,
+        kind=BibSet.Kind.LOGICAL,
+        query=query,
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+    audit(
+        "records.set.created",
+        actor=actor,
+        target=bib_set,
+        message=f"Logical set {name} saved",
+        data={"query": query},
+    )
+    return bib_set

@@ -1,5 +1,12 @@
-from django.urls import path  # noqa: F401
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views
 
 app_name = "records"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("audit/", views.audit_trail, name="audit"),
+    path("<int:mms_id>/", views.bib_detail, name="bib"),
+]

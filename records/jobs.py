@@ -1,0 +1,146 @@
+"""The catalogue's background jobs: a MARC import from an upload, and "Synchronize Bib Records
+with External Catalog" over a set. Each runs from a job row (records.models.ImportJob, SyncJob)
+that shows its progress; the django-q2 tasks in records.tasks only load the row and call these.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from audit.log import record as audit
+
+from .actions import set_export_tag
+from .importer import Importer, ImportResult, parse_holdings_option
+from .models import Bib, ExportTag, ImportJob, JobStatus, SyncJob
+
+logger = logging.getLogger(__name__)
+SYNC_BATCH = 1000
+
+
+def _claim(model, pk: int) -> bool:
+    """Move a queued job to running; False if another worker already has it (or it is done)."""
+    return bool(
+        model.objects.filter(pk=pk, status=JobStatus.QUEUED).update(
+            status=JobStatus.RUNNING, started_at=timezone.now()
+        )
+    )
+
+
+def enqueue(task: str, job_id: int) -> None:
+    """Hand a job to the django-q2 workers once the transaction that created its row commits."""
+    from django_q.tasks import async_task
+
+    transaction.on_commit(lambda: async_task(task, job_id, task_name=f"{task}:{job_id}"))
+
+
+def run_import(job: ImportJob) -> ImportJob:
+    """Import the job's stored file, saving counts and progress on the row as it goes."""
+    if not _claim(ImportJob, job.pk):
+        job.refresh_from_db()
+        return job
+    job.refresh_from_db()
+
+    def progress(result: ImportResult) -> None:
+        ImportJob.objects.filter(pk=job.pk).update(
+            bytes_read=result.bytes_read,
+            imported=result.imported,
+            updated=result.updated,
+            failed=result.failed,
+        )
+
+    try:
+        importer = Importer(
+            export_tag=job.export_tag or None,
+            default_holdings=parse_holdings_option(job.holdings),
+            actor=job.requested_by,
+            progress=progress,
+        )
+        importer.import_path(job.path, name=job.original_name)
+        importer.finish()
+    except Exception as exc:
+        job.status = JobStatus.FAILED
+        job.message = f"The import stopped: {exc}"
+        job.finished_at = timezone.now()
+        job.save(update_fields=["status", "message", "finished_at"])
+        audit(
+            "records.import.failed",
+            actor=job.requested_by,
+            target=job,
+            message=f"Import of {job.original_name} failed: {exc}",
+        )
+        raise
+    result = importer.result
+    job.imported, job.updated, job.failed = result.imported, result.updated, result.failed
+    job.bytes_read = job.total_bytes
+    job.errors = result.errors[: ImportJob.MAX_STORED_ERRORS]
+    job.status = JobStatus.COMPLETED_WITH_ERRORS if result.failed else JobStatus.SUCCEEDED
+    job.message = (
+        f"{result.imported} imported, {result.updated} updated, {result.failed} failed"
+        + (
+            f" (the first {ImportJob.MAX_STORED_ERRORS} errors are listed)"
+            if result.failed > ImportJob.MAX_STORED_ERRORS
+            else ""
+        )
+    )
+    job.finished_at = timezone.now()
+    job.save()
+    return job
+
+
+def synchronize(job: SyncJob) -> SyncJob:
+    """Set "Export to WorldCat" to the job's value on every record of its set.
+
+    Records already carrying the value are counted as unchanged and not touched, so running the
+    job again is harmless. Each changed record gets its own audit entry (records.tag.changed).
+    """
+    if not _claim(SyncJob, job.pk):
+        job.refresh_from_db()
+        return job
+    job.refresh_from_db()
+    value = ExportTag(job.value)
+    source = f"Synchronize with External Catalog job {job.pk} on set {job.bib_set.name}"
+    try:
+        ids = list(job.bib_set.bibs().order_by("pk").values_list("pk", flat=True))
+        SyncJob.objects.filter(pk=job.pk).update(total=len(ids))
+        for start in range(0, len(ids), SYNC_BATCH):
+            batch = ids[start : start + SYNC_BATCH]
+            changed = set_export_tag(
+                Bib.objects.filter(pk__in=batch), value, actor=job.requested_by, source=source
+            )
+            SyncJob.objects.filter(pk=job.pk).update(
+                processed=F("processed") + len(batch),
+                changed=F("changed") + changed,
+                unchanged=F("unchanged") + len(batch) - changed,
+            )
+    except Exception as exc:
+        SyncJob.objects.filter(pk=job.pk).update(
+            status=JobStatus.FAILED, message=str(exc), finished_at=timezone.now()
+        )
+        audit(
+            "records.sync.failed",
+            actor=job.requested_by,
+            target=job.bib_set,
+            message=f"Synchronize with External Catalog on {job.bib_set} failed: {exc}",
+        )
+        raise
+    job.refresh_from_db()
+    job.status = JobStatus.SUCCEEDED
+    job.finished_at = timezone.now()
+    job.message = (
+        f"{job.processed} records: {job.changed} set to {value.label}, "
+        f"{job.unchanged} already had it"
+    )
+    job.save(update_fields=["status", "finished_at", "message"])
+    audit(
+        "records.sync.finished",
+        actor=job.requested_by,
+        target=job.bib_set,
+        message=f"Synchronize with External Catalog on {job.bib_set} ({value.label}): "
+        + job.message,
+        data={"job": job.pk, "changed": job.changed, "unchanged": job.unchanged},
+    )
+    return job
