@@ -48,8 +48,9 @@ def wait_for(predicate, *, timeout: float = WAIT_S, what: str = "condition", eve
 @dataclass
 class Proxy:
     """Forwards 127.0.0.1:port to the target. Counts client-to-server bytes of the current
-    connection; at `pause_at` bytes it stops forwarding (the client blocks, as on a stalled
-    link) until `resume()`; at `cut_at` bytes it resets both sides (a dropped connection)."""
+    connection; at `pause_at` bytes it freezes the link in both directions, end-of-stream
+    included (the client blocks, as on a stalled link) until `resume()`; at `cut_at` bytes it
+    resets both sides (a dropped connection)."""
 
     target_port: int
     port: int = 0
@@ -116,6 +117,7 @@ class Proxy:
                 data = source.recv(65536)
                 if not data:
                     break
+                self._go.wait()
                 if outbound:
                     self.sent += len(data)
                     if self.cut_at is not None and self.sent >= self.cut_at:
@@ -134,6 +136,7 @@ class Proxy:
         except OSError:
             pass
         finally:
+            self._go.wait()  # a frozen link does not pass on the end of the stream either
             for s in (source, sink):
                 try:
                     s.shutdown(socket.SHUT_RDWR)
