@@ -40,6 +40,7 @@ class SftpConnectionAdmin(admin.ModelAdmin):
     search_fields = ["name", "server", "description"]
     ordering = ["name"]
     show_full_result_count = False
+    view_on_site = False
     list_per_page = 50
     # Secrets are the form's own write-only fields; the host key changes only by pinning.
     exclude = SECRET_FIELDS
