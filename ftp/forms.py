@@ -13,26 +13,23 @@ MAX_FILE_SIZE_CHOICES = [("", "No limit")] + [
 ]
 
 
+def _secret(label: str, widget: forms.Widget) -> forms.CharField:
+    return forms.CharField(label=label, required=False, strip=False, widget=widget)
+
+
+def _hidden_input() -> forms.PasswordInput:
+    return forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+
+
 class SftpConnectionForm(forms.ModelForm):
-    password = forms.CharField(
-        label="Password",
-        required=False,
-        strip=False,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-    )
+    password = _secret("Password", _hidden_input())
     clear_password = forms.BooleanField(label="Clear the stored password", required=False)
-    private_key = forms.CharField(
-        label="Private key",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 4, "autocomplete": "off", "spellcheck": "false"}),
+    private_key = _secret(
+        "Private key",
+        forms.Textarea(attrs={"rows": 4, "autocomplete": "off", "spellcheck": "false"}),
     )
     clear_private_key = forms.BooleanField(label="Clear the stored private key", required=False)
-    passphrase = forms.CharField(
-        label="Passphrase",
-        required=False,
-        strip=False,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-    )
+    passphrase = _secret("Passphrase", _hidden_input())
     clear_passphrase = forms.BooleanField(label="Clear the stored passphrase", required=False)
     forget_host_key = forms.BooleanField(
         label="Forget the pinned host key",
