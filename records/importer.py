@@ -125,7 +125,9 @@ class Importer:
 
     def import_stream(self, stream, name: str) -> None:
         chunk: list[_Item] = []
+        seen = 0
         for raw in read_records(stream):
+            seen += 1
             self.result.bytes_read = raw.offset
             if raw.error:
                 self._fail(name, position_text(raw.position, raw.offset), raw.error)
@@ -141,6 +143,12 @@ class Importer:
                 chunk = []
         if chunk:
             self._write(chunk, name)
+        if not seen:
+            self._fail(
+                name,
+                "whole file",
+                "no MARC records found (empty, or XML without MARC 21 records, e.g. Dublin Core)",
+            )
         try:
             self.result.bytes_read = stream.tell()
         except OSError:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 from dataclasses import dataclass, field
 
 import pymarc
@@ -38,6 +39,8 @@ RT = bytes([RECORD_TERMINATOR])
 # MARC 21 bibliographic record types (LDR/06); anything else is not a bib (or not MARC 21).
 BIB_RECORD_TYPES = set("acdefgijkmoprt")
 HOLDINGS_TYPES = set("uvxy")
+# C0 controls other than ESC (0x1B, MARC-8 only) and the field/subfield delimiters.
+_CONTROL = re.compile(rb"[\x00-\x1a\x1c\x1d]")
 _OCLC_CONTROL_PREFIXES = ("ocm", "ocn", "on")
 # Width of an MMS ID in the 001: used to check the 99,999-byte limit before an ID is allocated.
 MMS_ID_WIDTH = 16
@@ -191,6 +194,9 @@ def _marc8_field(converter: MARC8ToUnicode, tag: bytes, data: bytes) -> bytes:
 
 def _check_leader(data: bytes) -> bytes:
     leader = data[:24]
+    # LDR/20-23 is rewritten as "4500"; junk there (seen in real exports) does no harm.
+    if _CONTROL.search(leader[:20]) or b"\x1b" in leader[:20]:
+        raise RecordError("the leader contains control characters")
     if not leader.isascii() or not leader[:5].isdigit() or not leader[12:17].isdigit():
         raise RecordError("not a MARC record: the leader's lengths are not numeric")
     counts = leader[10:12]
@@ -228,9 +234,16 @@ def prepare(
     if not entries:
         raise RecordError("record has no fields")
     utf8 = unicode or leader[9:10] == b"a"
+    # Control characters other than MARC's own delimiters (and MARC-8's escape) are not data.
+    body = data[int(leader[12:17]) : -1]
+    match = _CONTROL.search(body)
+    char = body[match.start()] if match else (0x1B if utf8 and b"\x1b" in body else None)
+    if char is not None:
+        raise RecordError(f"the record contains the control character 0x{char:02X} in its data")
     converter = converter or MARC8ToUnicode(quiet=True)
     fields: list[tuple[bytes, bytes]] = []
     source_id = source_org = ""
+    seen_control: set[bytes] = set()
     for tag, start, length in entries:
         value = data[start : start + length]
         if not value.endswith(FT):
@@ -254,9 +267,19 @@ def prepare(
                 ) from exc
         else:
             value = _marc8_field(converter, tag, value)
+        if not (tag < b"010" and tag.isdigit()):
+            indicators = value.split(SD, 1)[0]
+            if not indicators.rstrip(FT).isascii():
+                raise RecordError(
+                    f"field {tag.decode()} has indicators that are not letters, digits or blanks"
+                )
+        if tag in (b"001", b"003") and tag in seen_control:
+            raise RecordError(f"the record has more than one {tag.decode()} (it is not repeatable)")
         if tag == b"001":
+            seen_control.add(tag)
             source_id = value[:-1].decode().strip()
         elif tag == b"003":
+            seen_control.add(tag)
             source_org = value[:-1].decode().strip()
         else:
             fields.append((tag, value))

@@ -120,7 +120,8 @@ class _XmlCollector:
             if local == "controlfield":
                 self.field = ["control", attrs.get("tag")]
         elif local == "datafield":
-            ind = (attrs.get("ind1") or " ")[:1] + (attrs.get("ind2") or " ")[:1]
+            # Some exporters write blank indicators as no-break spaces.
+            ind = "".join((attrs.get(k) or " ")[:1].replace("\xa0", " ") for k in ("ind1", "ind2"))
             self.field = ["data", attrs.get("tag"), ind, []]
         elif local == "subfield" and self.field and self.field[0] == "data":
             self.subfield_code = attrs.get("code")
