@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -166,6 +166,10 @@ def fail_job(job: PublishingJob, exc: BaseException) -> None:
         logger.exception("Publishing job %s failed", job.pk)
         category = FailureCategory.INTERNAL
         message = f"Internal error ({type(exc).__name__}): {exc}"
+    if not connection.in_atomic_block:
+        # The failure may be the lost database connection itself: record it on a new one,
+        # or the job would stay "running" until it is recovered as stale.
+        connection.close_if_unusable_or_obsolete()
     job.refresh_from_db()
     if job.status != PublishingJob.Status.RUNNING:
         return  # already recorded, e.g. recovered as stale meanwhile
