@@ -244,7 +244,7 @@ class Cluster:
         # Only this cluster's own process group (started with start_new_session).
         os.killpg(self.pid, signal.SIGTERM)
         try:
-            self.process.wait(timeout=20)
+            self.process.wait(timeout=3)
         except subprocess.TimeoutExpired:
             os.killpg(self.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
