@@ -7,6 +7,8 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
 from django.views.decorators.http import require_http_methods
 
 from audit.models import AuditEntry
@@ -16,6 +18,7 @@ from .marc import FIELD_TERMINATOR, SUBFIELD_DELIMITER, iter_directory
 from .models import Bib, ExportTag, Holding, pk_from_mms_id
 
 AUDIT_PAGE = 50
+BIB_HISTORY_TEMPLATE = "profiles/_bib_history.html"
 
 
 def marc_rows(data: bytes) -> tuple[str, list[dict]]:
@@ -114,9 +117,20 @@ def bib_detail(request: HttpRequest, mms_id: int) -> HttpResponse:
         "history": AuditEntry.objects.filter(target_type="records.bib", target_id=str(bib.pk))
         .select_related("actor")
         .order_by("-created_at", "-id")[:20],
+        "history_template": _optional_template(BIB_HISTORY_TEMPLATE),
         "opts": Bib._meta,
     }
     return render(request, "records/bib_detail.html", context)
+
+
+def _optional_template(name: str) -> str | None:
+    """The template's name if some app provides it (the publishing history comes from
+    profiles, which records does not depend on), else None."""
+    try:
+        get_template(name)
+    except TemplateDoesNotExist:
+        return None
+    return name
 
 
 AUDIT_ACTIONS = [
