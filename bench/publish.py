@@ -7,8 +7,9 @@ database (DATABASE_URL's name + "_bench", e.g. alma_bench) and drops it afterwar
 1. Generate N bibs with holdings by COPY (fixed seed).
 2. Full publish to a real OpenSSH sshd on loopback (tests/servers.py), in a child process whose
    wall time and peak RSS are measured.
-3. Change PERCENT of the bibs (edits, touches, Don't publish, holdings deleted, deleted) and run
-   an Incremental the same way.
+3. VACUUM ANALYZE (what autovacuum does in the day between the two), change PERCENT of the
+   bibs (edits, touches, Don't publish, holdings deleted, deleted) and run an Incremental the
+   same way.
 4. The floor, for the same rows: stream them out of PostgreSQL with a server-side cursor into
    files, upload those files, and COPY one row per record into a table.
 
@@ -149,6 +150,17 @@ def measure_floor(connection_row, work: Path, records_per_file: int) -> dict:
     }
 
 
+def vacuum_analyze() -> None:
+    from django.db import connection
+
+    from profiles.models import JobRecord, PublishedRecord
+    from records.models import Bib, Holding
+
+    with connection.cursor() as cursor:
+        for model in (Bib, Holding, PublishedRecord, JobRecord):
+            cursor.execute(f"VACUUM (ANALYZE) {model._meta.db_table}")
+
+
 def explain_plans(profile) -> list[str]:
     from profiles.engine.selection import candidates
     from profiles.models import PublishingJob
@@ -225,6 +237,9 @@ def main(argv: list[str] | None = None) -> None:
         full = run_job_in_child(request_job(profile, "full", enqueue=False).pk)
         if full["status"] != "succeeded":
             raise SystemExit(f"Full publish failed: {full['error']}")
+        # A day passes between a Full and the next Incremental: the maintenance PostgreSQL
+        # would have done meanwhile (autovacuum) is done now, not raced against the timing.
+        vacuum_analyze()
         changes = change_share(args.records, args.changed)
         incremental = run_job_in_child(request_job(profile, "incremental", enqueue=False).pk)
         if incremental["status"] != "succeeded":
