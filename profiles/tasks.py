@@ -17,6 +17,7 @@ from .engine.jobs import (  # noqa: F401 - public entry points for the UI
     run_job_now,
 )
 from .models import PublishingJob, PublishingProfile
+from .scheduling import sync_schedule
 
 logger = logging.getLogger("profiles.tasks")
 
@@ -31,6 +32,10 @@ def run_scheduled_profile(profile_id: int) -> str:
     """The profile's Schedule fires this: one job in the profile's current mode."""
     recover_stale_jobs()
     profile = PublishingProfile.objects.get(pk=profile_id)
+    # django-q2 moves next_run by whole local days from the slot that fired; a slot that had
+    # to shift (02:00 on the spring-forward day runs at 03:00) would stay shifted for good.
+    # Re-aligning here puts the next run back on the chosen hour.
+    sync_schedule(profile)
     if not profile.is_scheduled:
         return "not scheduled"
     try:
