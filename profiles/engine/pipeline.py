@@ -8,6 +8,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC
 
@@ -113,9 +114,11 @@ def _write(job: PublishingJob, *, clock: Callable) -> None:
     splitter = FileSplitter(job, directory, max_bytes, profile.records_per_file)
     counts: Counter[str] = Counter()
     done = 0
+    # closing(splitter): a failure while writing (a full disk) must not leak the open file.
     with (
         open(directory / STAGE_FILE, "w", encoding="utf-8") as stage,
         streamed(queryset, chunk_size=CHUNK) as values,
+        closing(splitter),
     ):
         for row in iter_rows(values):
             decision = decide(job.kind, row)
