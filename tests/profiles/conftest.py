@@ -20,32 +20,22 @@ REMOTE_DIR = "/xfer/metacoll/in/bib"
 _numbers = itertools.count(1001)
 
 
+def data_field(tag: str, value: str, indicators: str = "  ", code: str = "a") -> pymarc.Field:
+    return pymarc.Field(
+        tag=tag,
+        indicators=pymarc.Indicators(*indicators),
+        subfields=[pymarc.Subfield(code, value)],
+    )
+
+
 def marc_record(title: str, oclc: str | None = None, note: str = "") -> pymarc.Record:
     record = pymarc.Record()
     record.add_field(pymarc.Field(tag="008", data="200101s2020    nyu           000 0 eng d"))
     if oclc:
-        record.add_field(
-            pymarc.Field(
-                tag="035",
-                indicators=pymarc.Indicators(" ", " "),
-                subfields=[pymarc.Subfield("a", oclc)],
-            )
-        )
-    record.add_field(
-        pymarc.Field(
-            tag="245",
-            indicators=pymarc.Indicators("0", "0"),
-            subfields=[pymarc.Subfield("a", title)],
-        )
-    )
+        record.add_field(data_field("035", oclc))
+    record.add_field(data_field("245", title, "00"))
     if note:
-        record.add_field(
-            pymarc.Field(
-                tag="500",
-                indicators=pymarc.Indicators(" ", " "),
-                subfields=[pymarc.Subfield("a", note)],
-            )
-        )
+        record.add_field(data_field("500", note))
     return record
 
 
@@ -62,13 +52,7 @@ def make_bib(title: str | None = None, *, oclc: str | None = "auto", tag=None, h
 
 def edit_bib(bib: Bib, note: str) -> None:
     record = bib.record()
-    record.add_field(
-        pymarc.Field(
-            tag="500",
-            indicators=pymarc.Indicators(" ", " "),
-            subfields=[pymarc.Subfield("a", note)],
-        )
-    )
+    record.add_field(data_field("500", note))
     actions.update_marc(bib, record)
 
 
