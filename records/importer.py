@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 from pymarc.marc8 import MARC8ToUnicode
 
 from audit.log import record as audit
@@ -223,28 +224,39 @@ class Importer:
         # One marker for the whole chunk: the same as one mark_changed over its bibs.
         marker = next_marker()
         tag = self.export_tag or ExportTag(Bib._meta.get_field("export_tag").get_default())
+        now = timezone.now()
         bibs, numbers, holdings = [], [], []
         for item, pk in zip(items, ids, strict=True):
             mms_id = mms_id_for(pk)
             data, summary = item.prepared.catalogue(mms_id)
             found = self._holdings_for(item.prepared)
-            bib = Bib(
-                pk=pk,
-                mms_id=mms_id,
-                export_tag=tag,
-                holdings_count=len(found),
-                change_marker=marker,
+            bib = Bib(pk=pk, mms_id=mms_id)
+            bib.apply_marc(data, summary)  # the one rule for derived columns
+            bibs.append(
+                (
+                    pk,
+                    mms_id,
+                    data,
+                    bib.content_hash,
+                    bib.title,
+                    bib.author,
+                    bib.oclc_numbers,
+                    bib.cataloging_language,
+                    str(tag),
+                    False,
+                    len(found),
+                    marker,
+                    now,
+                    now,
+                )
             )
-            bib.apply_marc(data, summary)
-            bibs.append(bib)
-            numbers.extend(OclcNumber(bib_id=pk, number=n) for n in summary.oclc_numbers)
-            holdings.extend(
-                Holding(bib_id=pk, library=lib, location=loc, call_number=call)
-                for lib, loc, call in found
-            )
-        Bib.objects.bulk_create(bibs)
-        OclcNumber.objects.bulk_create(numbers)
-        Holding.objects.bulk_create(holdings)
+            numbers.extend((pk, n) for n in summary.oclc_numbers)
+            holdings.extend((pk, lib, loc, call, now) for lib, loc, call in found)
+        _write_rows(Bib, BIB_COLUMNS, bibs)
+        _write_rows(OclcNumber, ("bib_id", "number"), numbers)
+        _write_rows(
+            Holding, ("bib_id", "library", "location", "call_number", "created_at"), holdings
+        )
 
     def _update(self, bib: Bib, prepared: Prepared, name: str) -> None:
         with transaction.atomic():
@@ -256,6 +268,42 @@ class Importer:
             for lib, loc, call in prepared.holdings:
                 if (lib, loc, call) not in have:
                     actions.add_holding(bib, lib, loc, call, actor=self.actor)
+
+
+BIB_COLUMNS = (
+    "id",
+    "mms_id",
+    "marc",
+    "content_hash",
+    "title",
+    "author",
+    "oclc_numbers",
+    "cataloging_language",
+    "export_tag",
+    "suppressed",
+    "holdings_count",
+    "change_marker",
+    "created_at",
+    "updated_at",
+)
+
+
+def _write_rows(model, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Insert rows in the current transaction: PostgreSQL COPY (several times faster than
+    INSERT for bulk loads), else bulk_create."""
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(model._meta.db_table)
+        names = ", ".join(connection.ops.quote_name(c) for c in columns)
+        connection.ensure_connection()
+        with connection.connection.cursor() as cursor:
+            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        return
+    fields = ["pk" if c == "id" else c for c in columns]
+    model.objects.bulk_create([model(**dict(zip(fields, row, strict=True))) for row in rows])
 
 
 def import_files(
