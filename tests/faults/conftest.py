@@ -18,7 +18,6 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from records import actions
 from tests.profiles.conftest import (  # noqa: F401 - fixtures shared with the engine's tests
     make_profile,
     profile,
@@ -282,45 +281,6 @@ def start_cluster(publish_dir, tmp_path):
     yield start
     for cluster in started:
         cluster.stop()
-
-
-# --- catalogue changes with what they must become ----------------------------------------------
-
-
-@pytest.fixture
-def random_edits():
-    """apply(rng, bibs, n) makes n random catalogue changes; returns the bibs touched."""
-    from tests.profiles.conftest import edit_bib, make_bib
-
-    def apply(rng, bibs: list, n: int) -> list:
-        touched = []
-        for _ in range(n):
-            op = rng.choice(["edit", "edit", "tag", "holding", "delete", "new"])
-            live = [b for b in bibs if b.deleted_at is None]
-            if op == "new" or not live:
-                bib = make_bib()
-                bibs.append(bib)
-            else:
-                bib = rng.choice(live)
-                bib.refresh_from_db()
-                if op == "edit":
-                    edit_bib(bib, f"note {rng.random():.12f}")
-                elif op == "tag":
-                    new = rng.choice(["publish_bib", "dont_publish", "publish_bib"])
-                    actions.set_export_tag([bib], new)
-                elif op == "holding":
-                    holding = bib.holdings.first()
-                    if holding is not None:
-                        actions.delete_holding(holding)
-                    else:
-                        actions.add_holding(bib, "MAIN", "STACKS", "QA1")
-                elif op == "delete":
-                    actions.delete_bib(bib)
-                bib.refresh_from_db()
-            touched.append(bib)
-        return touched
-
-    return apply
 
 
 __all__ = ["expectations", "wait_for"]

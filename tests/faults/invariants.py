@@ -15,7 +15,7 @@ The rules:
 3. no record is in two received files of the jobs under test, nor twice in one file;
 4. every change made before the jobs is in exactly one received file of those jobs, with the
    right LDR/05 (n/c to send, d to delete), or is still pending for the next job; a change that
-   must send nothing is in no file;
+   must send nothing is in no file; a record OCLC already has unchanged is in at most one;
 5. nothing is in the ledger that was not delivered: every ledger row written by a job under
    test names a received file of that job holding the record with the matching status, and
    only committed jobs wrote ledger rows.
@@ -35,7 +35,7 @@ from profiles.models import JobFile, PublishedRecord, PublishingJob, PublishingP
 from records.models import Bib, ExportTag, Holding
 
 REMOTE_DIR = "/xfer/metacoll/in/bib"
-SEND, DELETE, NOTHING = "send", "delete", "nothing"
+SEND, DELETE, NOTHING, KEEP = "send", "delete", "nothing", "keep"
 COMMITTED = (PublishingJob.Status.SUCCEEDED, PublishingJob.Status.COMPLETED_WITH_ERRORS)
 
 
@@ -126,15 +126,17 @@ def observe(
 def expectations(profile: PublishingProfile, bibs: Iterable[Bib | int]) -> dict[str, str]:
     """What each bib must become at OCLC, decided from the catalogue and the ledger now.
 
-    Eligible (live, not suppressed, tagged Publish bib, with a holdings row): SEND. Not eligible
-    and the ledger holds it as published by this profile: DELETE. Otherwise NOTHING (never sent
-    as deleted when never published; Publish holdings only is left to holdings publishing).
+    Eligible (live, not suppressed, tagged Publish bib, with a holdings row): SEND, or KEEP when
+    the ledger already holds it as published with the same content (OCLC has it; an
+    Incremental need not send it again, a Full may). Not eligible and the ledger holds it as
+    published by this profile: DELETE. Otherwise NOTHING (never sent as deleted when never
+    published; Publish holdings only is left to holdings publishing).
     """
     ids = [b if isinstance(b, int) else b.pk for b in bibs]
-    published = set(
+    published = dict(
         PublishedRecord.objects.filter(
             profile=profile, bib_id__in=ids, status=PublishedRecord.Status.PUBLISHED
-        ).values_list("bib_id", flat=True)
+        ).values_list("bib_id", "content_hash")
     )
     held = set(Holding.objects.filter(bib_id__in=ids).values_list("bib_id", flat=True))
     out = {}
@@ -147,7 +149,8 @@ def expectations(profile: PublishingProfile, bibs: Iterable[Bib | int]) -> dict[
             and bib.export_tag == ExportTag.PUBLISH_BIB
             and bib.pk in held
         ):
-            out[str(bib.mms_id)] = SEND
+            same = published.get(bib.pk) == bib.content_hash
+            out[str(bib.mms_id)] = KEEP if same else SEND
         else:
             out[str(bib.mms_id)] = DELETE if bib.pk in published else NOTHING
     return out
@@ -196,6 +199,8 @@ def violations(facts: Facts, expected: dict[str, str]) -> list[str]:
                 problems.append(f"record {mms} must not be sent but is in {places}")
             continue
         wanted = "d" if want == DELETE else "nc"
+        if want == KEEP:
+            places = places or [("(already at OCLC)", "c")]
         wrong = [(n, s) for n, s in places if s not in wanted]
         if wrong:
             problems.append(f"record {mms} must be sent as {want} but arrived as {wrong}")
