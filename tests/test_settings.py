@@ -47,8 +47,13 @@ def test_the_q_cluster_never_hands_a_running_task_out_twice():
 
 
 def test_the_production_settings_pass_djangos_deployment_checks(tmp_path):
+    # The test run itself relaxes HTTPS settings (tests/settings.py); production must not.
     dropped = {"DEBUG", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in dropped and not k.startswith("SECURE_") and not k.endswith("_COOKIE_SECURE")
+    }
     env.update(
         {
             "DEBUG": "false",

@@ -83,6 +83,7 @@ def test_bulk_imported_records_are_seen_by_changed_since(tmp_path):
     assert Bib.objects.changed_since(watermark).count() == 5
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_change_committed_after_the_horizon_by_an_older_transaction_is_seen_next_time():
     """The guarantee of records/changes.py, with two real connections.
