@@ -87,10 +87,38 @@ class SftpConnectionAdmin(admin.ModelAdmin):
         hidden = {f"clear_{name}" for name in SECRET_FIELDS if not (obj and getattr(obj, name))}
         if not (obj and obj.host_key_sha256):
             hidden.add("forget_host_key")
-        return [
+        fieldsets = [
             (title, {**opts, "fields": [f for f in opts["fields"] if f not in hidden]})
             for title, opts in self.fieldsets
         ]
+        if obj is not None and not self.has_change_permission(request, obj):
+            # A view-only page shows every field read-only, from the model: that would print
+            # the decrypted secrets. Show only whether each is stored.
+            secret = {*SECRET_FIELDS, *(f"clear_{n}" for n in SECRET_FIELDS), "forget_host_key"}
+            fieldsets = [
+                (
+                    title,
+                    {
+                        **opts,
+                        "fields": [
+                            "stored_secrets" if f == "password" else f
+                            for f in opts["fields"]
+                            if f == "password" or f not in secret
+                        ],
+                    },
+                )
+                for title, opts in fieldsets
+            ]
+        return fieldsets
+
+    @admin.display(description="Secrets")
+    def stored_secrets(self, obj: SftpConnection) -> str:
+        return "; ".join(
+            f"{label}: {'stored' if getattr(obj, name) else 'not stored'}"
+            for name, label in zip(
+                SECRET_FIELDS, ("Password", "Private key", "Passphrase"), strict=True
+            )
+        )
 
     # --- list columns ------------------------------------------------------------------------
 

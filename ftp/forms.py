@@ -68,9 +68,14 @@ class SftpConnectionForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        size = self.fields["max_file_size"]
+        # Absent on a view-only page (staff who may see but not change connections).
+        size = self.fields.get("max_file_size")
         current = self.instance.max_file_size
-        if current is not None and str(current) not in dict(MAX_FILE_SIZE_CHOICES):
+        if (
+            size is not None
+            and current is not None
+            and str(current) not in dict(MAX_FILE_SIZE_CHOICES)
+        ):
             size.widget.choices = [*MAX_FILE_SIZE_CHOICES, (str(current), str(current))]
         for name, what in (
             ("password", "password"),
