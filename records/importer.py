@@ -223,36 +223,39 @@ class Importer:
         ids = allocate_ids(len(items))
         # One marker for the whole chunk: the same as one mark_changed over its bibs.
         marker = next_marker()
-        tag = self.export_tag or ExportTag(Bib._meta.get_field("export_tag").get_default())
+        tag = str(self.export_tag or Bib._meta.get_field("export_tag").get_default())
         now = timezone.now()
-        bibs, numbers, holdings = [], [], []
-        for item, pk in zip(items, ids, strict=True):
-            mms_id = mms_id_for(pk)
-            data, summary = item.prepared.catalogue(mms_id)
-            found = self._holdings_for(item.prepared)
-            bib = Bib(pk=pk, mms_id=mms_id)
-            bib.apply_marc(data, summary)  # the one rule for derived columns
-            bibs.append(
-                (
+        numbers: list[tuple] = []
+        holdings: list[tuple] = []
+
+        def bib_rows():
+            for item, pk in zip(items, ids, strict=True):
+                mms_id = mms_id_for(pk)
+                data, summary, digest = item.prepared.catalogue(mms_id)
+                found = self._holdings_for(item.prepared)
+                numbers.extend((pk, n) for n in summary.oclc_numbers)
+                holdings.extend((pk, lib, loc, call, now) for lib, loc, call in found)
+                # The derived columns as Bib.apply_marc sets them, without a model instance.
+                yield (
                     pk,
                     mms_id,
                     data,
-                    bib.content_hash,
-                    bib.title,
-                    bib.author,
-                    bib.oclc_numbers,
-                    bib.cataloging_language,
-                    str(tag),
+                    digest,
+                    summary.title,
+                    summary.author,
+                    summary.oclc_column,
+                    summary.cataloging_language,
+                    tag,
                     False,
                     len(found),
                     marker,
                     now,
                     now,
                 )
-            )
-            numbers.extend((pk, n) for n in summary.oclc_numbers)
-            holdings.extend((pk, lib, loc, call, now) for lib, loc, call in found)
-        _write_rows(Bib, BIB_COLUMNS, bibs)
+
+        # Bib rows are built while COPY streams them: PostgreSQL stores the first ones while
+        # Python builds the next. The OCLC numbers and holdings collected meanwhile follow.
+        _write_rows(Bib, BIB_COLUMNS, bib_rows())
         _write_rows(OclcNumber, ("bib_id", "number"), numbers)
         _write_rows(
             Holding, ("bib_id", "library", "location", "call_number", "created_at"), holdings
@@ -260,7 +263,7 @@ class Importer:
 
     def _update(self, bib: Bib, prepared: Prepared, name: str) -> None:
         with transaction.atomic():
-            data, summary = prepared.catalogue(bib.mms_id)
+            data, summary, _ = prepared.catalogue(bib.mms_id)
             actions.replace_marc(bib, data, summary, actor=self.actor, source=f"import of {name}")
             if self.export_tag and bib.export_tag != self.export_tag:
                 actions.set_export_tag([bib], self.export_tag, actor=self.actor, source="import")
@@ -288,10 +291,11 @@ BIB_COLUMNS = (
 )
 
 
-def _write_rows(model, columns: tuple[str, ...], rows: list[tuple]) -> None:
+def _write_rows(model, columns: tuple[str, ...], rows: Iterable[tuple]) -> None:
     """Insert rows in the current transaction: PostgreSQL COPY (several times faster than
-    INSERT for bulk loads), else bulk_create."""
-    if not rows:
+    INSERT for bulk loads), else bulk_create. `rows` may be a generator: COPY consumes it as
+    it streams."""
+    if isinstance(rows, list) and not rows:
         return
     if connection.vendor == "postgresql":
         table = connection.ops.quote_name(model._meta.db_table)
@@ -303,7 +307,9 @@ def _write_rows(model, columns: tuple[str, ...], rows: list[tuple]) -> None:
                     copy.write_row(row)
         return
     fields = ["pk" if c == "id" else c for c in columns]
-    model.objects.bulk_create([model(**dict(zip(fields, row, strict=True))) for row in rows])
+    objects = [model(**dict(zip(fields, row, strict=True))) for row in rows]
+    if objects:
+        model.objects.bulk_create(objects)
 
 
 def import_files(

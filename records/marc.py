@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import pymarc
@@ -79,14 +79,15 @@ def content_hash(data: bytes) -> str:
     Alma skips records whose content did not change apart from 005 ("Not published (record
     content did not change)"); this hash is what "did not change" means here.
     """
-    digest = hashlib.sha256()
-    digest.update(data[6:12])
-    digest.update(data[17:24])
-    for tag, start, length in iter_directory(data):
-        if tag == b"005":
-            continue
-        digest.update(tag)
-        digest.update(data[start : start + length])
+    fields = ((tag, data[start : start + length]) for tag, start, length in iter_directory(data))
+    return fields_hash(data[6:12] + data[17:24], fields)
+
+
+def fields_hash(leader_part: bytes, fields: Iterable[tuple[bytes, bytes]]) -> str:
+    """`content_hash` from LDR/06-11 + LDR/17-23 and the (tag, data) fields in directory order,
+    for callers that hold the fields already (the importer builds the record from them)."""
+    digest = hashlib.sha256(leader_part)
+    digest.update(b"".join(tag + value for tag, value in fields if tag != b"005"))
     return digest.hexdigest()
 
 
@@ -99,8 +100,14 @@ class BibSummary:
     oclc_numbers: list[str] = field(default_factory=list)
     cataloging_language: str = ""
 
+    @property
+    def oclc_column(self) -> str:
+        """Bib.oclc_numbers: the numbers space-separated, the first the primary."""
+        return " ".join(self.oclc_numbers)[:300]
 
-def _clean(text: str, limit: int) -> str:
+
+def clean_heading(text: str, limit: int) -> str:
+    """Title or author text as the record list shows it: single spaces, no ISBD end marks."""
     text = " ".join(text.split()).rstrip(" /:;,.=")
     return text[:limit]
 
@@ -110,11 +117,12 @@ def summarize(record: pymarc.Record) -> BibSummary:
     title_field = record.get("245")
     if title_field is not None:
         parts = title_field.get_subfields("a", "b", "n", "p")
-        summary.title = _clean(" ".join(parts), 500)
+        summary.title = clean_heading(" ".join(parts), 500)
     for tag in ("100", "110", "111", "130"):
         author_field = record.get(tag)
         if author_field is not None:
-            summary.author = _clean(" ".join(author_field.get_subfields("a", "b", "c", "d")), 300)
+            parts = author_field.get_subfields("a", "b", "c", "d")
+            summary.author = clean_heading(" ".join(parts), 300)
             break
     numbers: list[str] = []
     for f in record.get_fields("035"):

@@ -41,8 +41,11 @@ def allocate_ids(count: int) -> list[int]:
     table = Bib._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # The sequence is looked up once (MATERIALIZED), not once per key: per key, the
+            # catalogue lookup costs several times the nextval itself.
             cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                "WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence(%s, 'id')::regclass AS seq) "
+                "SELECT nextval(s.seq) FROM s, generate_series(1, %s)",
                 [table, count],
             )
             return [row[0] for row in cursor.fetchall()]
@@ -174,20 +177,28 @@ class Bib(models.Model):
         self.content_hash = content_hash(data)
         self.title = summary.title
         self.author = summary.author
-        self.oclc_numbers = " ".join(summary.oclc_numbers)[:300]
+        self.oclc_numbers = summary.oclc_column
         self.cataloging_language = summary.cataloging_language
 
 
 class OclcNumber(models.Model):
     """One normalised OCLC number of a bib: makes "find by OCLC number" an index lookup."""
 
-    bib = models.ForeignKey(Bib, on_delete=models.CASCADE, related_name="oclc_number_rows")
-    number = models.CharField(max_length=16, db_index=True)
+    # No index of its own on bib: the unique (bib, number) serves lookups by bib. Fewer indexes
+    # is a faster bulk import (every imported bib writes a row here).
+    bib = models.ForeignKey(
+        Bib, on_delete=models.CASCADE, related_name="oclc_number_rows", db_index=False
+    )
+    number = models.CharField(max_length=16)
 
     class Meta:
         verbose_name = "OCLC number"
         constraints = [
             models.UniqueConstraint(fields=["bib", "number"], name="oclc_number_once_per_bib")
+        ]
+        indexes = [
+            # Record list search by OCLC number (equality only: no LIKE index needed).
+            models.Index(fields=["number"], name="oclc_number"),
         ]
 
     def __str__(self) -> str:
