@@ -16,6 +16,7 @@ files of one institution are never processed at once and a failure changes no ho
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +36,12 @@ from .names import InvalidOclcNumber, normalize_oclc_number, record_key, report_
 PROVISIONAL_BASE = 8_000_000_000
 CHUNK_SIZE = 500
 PENDING = (IncomingFile.Status.RECEIVED, IncomingFile.Status.HELD)
+# Control characters and the column separator would break a report line; PostgreSQL refuses NUL.
+_NOT_IN_REPORTS = re.compile(r"[\x00-\x1f\x7f|]")
+
+
+def _report_value(value: str) -> str:
+    return _NOT_IN_REPORTS.sub("?", value)
 
 
 class ProcessingError(Exception):
@@ -117,13 +124,29 @@ class FileProcessor:
         self.outcome.exceptions += 1
         self.outcome.exception_lines.append(
             "|".join(
-                [self.key(seq), lsn, ocn, ocn, problem.type, problem.severity, problem.message]
+                [
+                    self.key(seq),
+                    _report_value(lsn),
+                    _report_value(ocn),
+                    _report_value(ocn),
+                    problem.type,
+                    problem.severity,
+                    _NOT_IN_REPORTS.sub(" ", problem.message),
+                ]
             )
         )
 
     def add_result(self, entry: Entry, resulting: str, action: str) -> None:
         self.outcome.processing.append(
-            "|".join([self.key(entry.seq), entry.lsn, entry.incoming_ocn, resulting, action])
+            "|".join(
+                [
+                    self.key(entry.seq),
+                    _report_value(entry.lsn),
+                    entry.incoming_ocn,
+                    resulting,
+                    action,
+                ]
+            )
         )
 
     def run(self, path: Path) -> Outcome:
@@ -192,6 +215,17 @@ class FileProcessor:
                 incoming_ocn,
             )
             return None
+        title = (record.title or "")[:500]
+        if "\x00" in lsn or "\x00" in title:
+            # What is kept of a record (its 001, its title) cannot hold a NUL: the record is
+            # refused alone, as OCLC refuses characters outside MARC 21's repertoire.
+            self.add_exception(
+                read.seq,
+                Problem("Data Error", "SEVERE", "invalid_characters_present"),
+                lsn,
+                incoming_ocn,
+            )
+            return None
         if not record.get_fields("245"):
             self.add_exception(
                 read.seq,
@@ -206,7 +240,7 @@ class FileProcessor:
             ocn=ocn,
             incoming_ocn=incoming_ocn,
             is_delete=self.collection.use_record_status and status == "d",
-            title=(record.title or "")[:500],
+            title=title,
         )
 
     def apply(self, chunk: list[Entry]) -> None:
@@ -239,7 +273,7 @@ class FileProcessor:
                     self.outcome.holdings_deleted += 1
                 state[survivor.pk] = None
                 self.add_result(entry, str(survivor.oclc_number), "delete")
-                self.outcome.xref.append(f"{entry.lsn}\t{survivor.oclc_number}")
+                self.outcome.xref.append(f"{_report_value(entry.lsn)}\t{survivor.oclc_number}")
             else:
                 survivor = survivors.get(entry.ocn)
                 if survivor is None:
@@ -261,7 +295,7 @@ class FileProcessor:
                 merged = survivor.oclc_number != entry.ocn
                 action = "replace" if self.collection.replace_records and not merged else "match"
                 self.add_result(entry, str(survivor.oclc_number), action)
-                self.outcome.xref.append(f"{entry.lsn}\t{survivor.oclc_number}")
+                self.outcome.xref.append(f"{_report_value(entry.lsn)}\t{survivor.oclc_number}")
         self.flush(state, original)
 
     def flush(self, state: dict[int, Holding | None], original: dict[int, Holding]) -> None:
@@ -286,7 +320,7 @@ class FileProcessor:
         )
         self.outcome.staged += 1
         self.add_result(entry, str(staged.oclc_number), "unresolved")
-        self.outcome.unresolved_xref.append(f"{entry.lsn}\t{staged.oclc_number}")
+        self.outcome.unresolved_xref.append(f"{_report_value(entry.lsn)}\t{staged.oclc_number}")
 
     def provisional_number(self) -> int:
         if self._next_provisional is None:
