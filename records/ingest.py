@@ -193,18 +193,30 @@ def summary_of(fields: list[tuple[bytes, bytes]]) -> BibSummary:
 
 def holdings_from_852(fields: list[tuple[bytes, bytes]]) -> list[tuple[str, str, str]]:
     """(library, location, call number) from 852 $b, $c and $h + $i; 852s without $b are
-    not holdings of this institution (e.g. LC's "852 $a DLC") and are skipped."""
+    not holdings of this institution (e.g. LC's "852 $a DLC") and are skipped.
+
+    The library is the first non-blank $b, the location the first $c, the call number every
+    non-blank $h and $i in field order."""
     holdings = []
     for tag, data in fields:
         if tag != b"852":
             continue
-        subs = subfields(data)
-        library = next((v.strip() for c, v in subs if c == "b" and v.strip()), "")
-        if not library:
-            continue
-        location = next((v.strip() for c, v in subs if c == "c"), "")
-        call = " ".join(v.strip() for c, v in subs if c in "hi" and v.strip())
-        holdings.append((library[:50], location[:50], call[:200]))
+        library = location = None
+        calls = []
+        for piece in data.rstrip(FT).split(SD)[1:]:
+            code = piece[:1]
+            if code == b"b":
+                if not library:
+                    library = piece[1:].decode("utf-8", "replace").strip()
+            elif code == b"c":
+                if location is None:
+                    location = piece[1:].decode("utf-8", "replace").strip()
+            elif code == b"h" or code == b"i":
+                value = piece[1:].decode("utf-8", "replace").strip()
+                if value:
+                    calls.append(value)
+        if library:
+            holdings.append((library[:50], (location or "")[:50], " ".join(calls)[:200]))
     return holdings
 
 

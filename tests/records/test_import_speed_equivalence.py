@@ -19,6 +19,7 @@ from records.ingest import (
     _prepare_careful,
     _prepare_utf8,
     build_record,
+    holdings_from_852,
     prepare,
     subfield_values,
     subfields,
@@ -83,6 +84,39 @@ def test_catalogued_bytes_summary_and_hash_match_pymarc_on_every_shared_record(s
         assert parse(stored)["001"].data == str(MMS_ID)
         checked += 1
     assert checked > 3000
+
+
+def reference_holdings(fields):
+    """holdings_from_852 as first written: every subfield decoded, then picked."""
+    holdings = []
+    for tag, data in fields:
+        if tag != b"852":
+            continue
+        subs = subfields(data)
+        library = next((v.strip() for c, v in subs if c == "b" and v.strip()), "")
+        if not library:
+            continue
+        location = next((v.strip() for c, v in subs if c == "c"), "")
+        call = " ".join(v.strip() for c, v in subs if c in "hi" and v.strip())
+        holdings.append((library[:50], location[:50], call[:200]))
+    return holdings
+
+
+def test_holdings_are_read_from_852_as_the_reference_reads_them(shared_marc):
+    with_852 = 0
+    for _, _, data, unicode in shared_records(shared_marc):
+        prepared = careful(data, unicode)
+        if isinstance(prepared, RecordError):
+            continue
+        assert holdings_from_852(prepared.fields) == reference_holdings(prepared.fields)
+        with_852 += any(tag == b"852" for tag, _ in prepared.fields)
+    assert with_852 > 100
+    odd = [
+        (b"852", b"0 \x1fb \x1fbMAIN\x1fc\x1fcSTACKS\x1fh QA1 \x1fi.B2\x1fh \x1e"),
+        (b"852", b"  \x1faDLC\x1e"),
+        (b"852", b"  \x1fb\xc3\xa9cole\x1f\x1fcR\xc3\xa9serve\x1e"),
+    ]
+    assert holdings_from_852(odd) == reference_holdings(odd)
 
 
 def test_subfield_values_equals_decoding_every_subfield_and_filtering():
