@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import models
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -19,7 +20,8 @@ DEFAULT_RECORDS_PER_FILE = 100_000
 # OCLC file names carry the symbol with these characters spelled out (Data Sync naming rule).
 SYMBOL_FILE_NAME_MAP = {"@": "_64", "$": "_36", "#": "_35"}
 _SYMBOL_RE = re.compile(r"^[A-Za-z0-9@$#]+$")
-_COLLECTION_ID_RE = re.compile(r"^\d{7}$")
+# [0-9], not \d: \d also matches other scripts' digits (e.g. ١٢٣٤٥٦٧), which OCLC does not.
+_COLLECTION_ID_RE = re.compile(r"^[0-9]{7}$")
 _EMAIL_SPLIT_RE = re.compile(r"[\s,;]+")
 
 # A running job whose heartbeat is older than this is treated as abandoned by a dead worker.
@@ -33,6 +35,14 @@ class FailureCategory(models.TextChoices):
     REMOTE_REJECTED = "remote-rejected", "Rejected by the server"
     CONFIG = "config", "Configuration"
     INTERNAL = "internal", "Internal error"
+
+
+def _is_email(address: str) -> bool:
+    try:
+        validate_email(address)
+    except ValidationError:
+        return False
+    return True
 
 
 class PublishingProfile(models.Model):
@@ -180,7 +190,7 @@ class PublishingProfile(models.Model):
             errors["ftp_connection"] = "Choose an FTP configuration: the profile is Active."
         if self.records_per_file is not None and self.records_per_file < 1:
             errors["records_per_file"] = "Records per file must be 1 or more."
-        bad = [a for a in self.notification_email_list if "@" not in a]
+        bad = [a for a in self.notification_email_list if not _is_email(a)]
         if bad:
             errors["notification_emails"] = f"Not an e-mail address: {', '.join(bad)}"
         if errors:
