@@ -61,3 +61,14 @@ def test_a_staff_member_logs_in_and_sees_the_four_areas(page, superuser):
     areas = page.locator(".areas .area h2").all_inner_texts()
     assert areas == ["Catalogue", "S/FTP connections", "Publishing profiles", "OCLC Data Sync"]
     assert "Alma publishing" in page.locator("#site-name").inner_text()
+
+
+@pytest.mark.django_db
+def test_the_home_page_shows_recent_activity_from_the_audit_trail(client, superuser):
+    from audit.log import record
+
+    record("records.tag.changed", actor=superuser, message="Export to WorldCat of 99123: changed")
+    client.force_login(superuser)
+    page = client.get("/admin/").content.decode()
+    assert "Recent activity" in page
+    assert "Export to WorldCat of 99123: changed" in page
