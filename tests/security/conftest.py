@@ -22,7 +22,7 @@ from tests.datasync.conftest import (  # noqa: F401
     marc_record,
     upload,
 )
-from tests.profiles.conftest import make_bib, sftp_connection  # noqa: F401
+from tests.profiles.conftest import make_bib, make_profile, sftp_connection  # noqa: F401
 
 SFTP_PASSWORD = "Sftp-s3cret-Known-To-The-Test"
 
