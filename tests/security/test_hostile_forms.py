@@ -136,6 +136,7 @@ def profile_payload(n: int) -> dict:
         "ftp_connection": "",
         "sub_directory": "",
         "records_per_file": "1000",
+        "reports_directory": "/xfer/metacoll/reports",
         "notification_emails": "",
         "notify_on_error": "on",
     }

@@ -72,6 +72,17 @@ def connection(sshd, name: str, **fields) -> SftpConnection:
     return conn
 
 
+def key_connection(sshd, key_text: str) -> SftpConnection:
+    return connection(
+        sshd,
+        "With key",
+        auth_method="key",
+        password="",
+        private_key=key_text,
+        passphrase=PASSPHRASE,
+    )
+
+
 def run_like_the_cluster(func: str, *args) -> None:
     """Queue a task on the ORM broker, then pass the package through django-q2's own worker and
     monitor in this process (what its sync mode does, except that a failure is stored as the
@@ -127,14 +138,7 @@ def test_no_secret_is_in_clear_text_anywhere_after_real_publishes_and_errors(
     with capture_all_logs() as logs:
         connections = {
             "password": connection(sshd, "With password"),
-            "key": connection(
-                sshd,
-                "With key",
-                auth_method="key",
-                password="",
-                private_key=key_text,
-                passphrase=PASSPHRASE,
-            ),
+            "key": key_connection(sshd, key_text),
             "wrong password": connection(sshd, "Wrong password", password=WRONG_PASSWORD),
             "wrong host key": connection(
                 sshd, "Wrong host key", host_key_sha256="SHA256:" + "B" * 43
@@ -234,14 +238,7 @@ def test_rotate_secrets_with_two_keys_re_encrypts_every_secret_with_the_new_one(
     old_key = settings.FIELD_ENCRYPTION_KEYS[0]
     key_text = encrypted_key(sshd, tmp_path)
     by_password = connection(sshd, "With password")
-    by_key = connection(
-        sshd,
-        "With key",
-        auth_method="key",
-        password="",
-        private_key=key_text,
-        passphrase=PASSPHRASE,
-    )
+    by_key = key_connection(sshd, key_text)
     before = [text for _, text in raw_table(SftpConnection._meta.db_table)]
 
     new_key = Fernet.generate_key().decode()
