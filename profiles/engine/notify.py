@@ -24,6 +24,9 @@ def notify(job: PublishingJob) -> bool:
     if not addresses or not wanted or not job.is_finished:
         return False
     subject = f"[{profile}] Job {job.pk} {job.get_kind_display()}: {job.get_status_display()}"
+    # Mail headers cannot hold line breaks or other control characters (Django refuses them);
+    # a profile name may contain them, so the subject is flattened to one printable line.
+    subject = "".join(ch if ch.isprintable() else " " for ch in subject)
     lines = [
         f"Profile: {profile}",
         f"Mode: {job.get_kind_display()}" + (" (dry run, nothing uploaded)" if job.dry_run else ""),
