@@ -18,7 +18,8 @@ from django.views.decorators.http import require_POST
 from audit.log import record as audit
 
 from . import scheduling
-from .engine.jobs import JobRefused, request_job
+from .engine.jobs import JobRefused
+from .engine.runs import job_to_retry_first, request_run
 from .forms import STATUS_WORDS, FetchReportsForm, PublishingProfileForm, RepublishForm
 from .models import PublishingJob, PublishingProfile
 from .xref import XrefError, fetch_reports, last_reports_directory
@@ -135,6 +136,7 @@ class PublishingProfileAdmin(admin.ModelAdmin):
             "next_run": timezone.localtime(next_run) if next_run else None,
             "cluster_alive": scheduling.cluster_alive(),
             "active_job": profile.active_job(),
+            "retry_first": job_to_retry_first(profile),
             "jobs_url": reverse("profiles:jobs") + f"?profile={profile.pk}",
             "reconciliation_url": reverse("profiles:reconciliation", args=[profile.pk]),
         }
@@ -163,10 +165,14 @@ class PublishingProfileAdmin(admin.ModelAdmin):
 
     def _requested(self, request, profile, kind, **kwargs) -> HttpResponseRedirect:
         try:
-            job = request_job(profile, kind, requested_by=request.user, **kwargs)
+            run = request_run(profile, kind, requested_by=request.user, **kwargs)
         except JobRefused as exc:
             messages.error(request, str(exc))
             return redirect("admin:profiles_publishingprofile_change", profile.pk)
+        if run.retry is not None:
+            messages.warning(request, run.message + " Its progress shows below.")
+            return redirect("profiles:job", pk=run.retry.pk)
+        job = run.job
         messages.success(
             request,
             f"{job.get_kind_display()} job {job.pk} queued"

@@ -56,13 +56,14 @@ def _raise_if_active(profile: PublishingProfile, exc: IntegrityError) -> None:
         raise _refuse_active(profile) from exc
 
 
-def _enqueue(job: PublishingJob) -> None:
+def enqueue_job(job: PublishingJob, *, task: str = RUN_TASK, **kwargs) -> None:
+    """Hand the job to the worker cluster: `task(job id, **kwargs)`, plain values only."""
     from django_q.tasks import async_task
 
     job_id = job.pk
     # Ids only, and only once the row is committed: the worker loads it by id.
     transaction.on_commit(
-        lambda: async_task(RUN_TASK, job_id, task_name=f"publishing-job-{job_id}")
+        lambda: async_task(task, job_id, task_name=f"publishing-job-{job_id}", **kwargs)
     )
 
 
@@ -113,7 +114,7 @@ def request_job(
         _raise_if_active(profile, exc)
         raise
     if enqueue:
-        _enqueue(job)
+        enqueue_job(job)
     return job
 
 
@@ -207,7 +208,7 @@ def retry_job(job: PublishingJob, *, requested_by=None, enqueue: bool = True) ->
         raise
     job.refresh_from_db()
     if enqueue:
-        _enqueue(job)
+        enqueue_job(job)
     return job
 
 

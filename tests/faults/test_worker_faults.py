@@ -87,6 +87,19 @@ def recover_and_retry(job, profile) -> PublishingJob:
     return job
 
 
+def killed_while_uploading(profile, proxy, cluster) -> tuple[PublishingJob, list[str]]:
+    """An Incremental on the cluster whose worker is SIGKILLed with its upload frozen after
+    the first file (about 40 KB): returns the job, still "running", and its file names."""
+    proxy.arm(pause_at=40_000)
+    job = request_job(profile, "incremental")
+    assert proxy.paused.wait(60)
+    assert stage_of(job) == "uploading"
+    names = sorted(job.files.values_list("name", flat=True))
+    kill_worker_holding(cluster, proxy.client_ports[-1])
+    proxy.resume()
+    return job, names
+
+
 @pytest.fixture
 def held_table():
     """hold(table): an ACCESS EXCLUSIVE lock on `table` until release() (or the test's end)."""
@@ -160,18 +173,37 @@ def test_worker_killed_while_uploading_then_recovered_and_the_same_files_resent(
     profile, sshd, proxied_connection, proxy, start_cluster
 ):
     expected = published_then_changed(profile)
-    cluster = start_cluster()
-    proxy.arm(pause_at=40_000)
-    job = request_job(profile, "incremental")
-    assert proxy.paused.wait(60)
-    assert stage_of(job) == "uploading"
-    names = sorted(job.files.values_list("name", flat=True))
-    kill_worker_holding(cluster, proxy.client_ports[-1])
-    proxy.resume()
+    job, names = killed_while_uploading(profile, proxy, start_cluster())
     job = recover_and_retry(job, profile)
     assert job.status == "succeeded", job.failure_message
     assert sorted(job.files.values_list("name", flat=True)) == names
     check(profile, sshd, [job], expected)
+
+
+def test_worker_killed_while_uploading_then_the_schedule_retries_that_job_before_a_new_one(
+    profile, sshd, proxied_connection, proxy, start_cluster
+):
+    expected = published_then_changed(profile)
+    cluster = start_cluster()
+    dead, names = killed_while_uploading(profile, proxy, cluster)
+    cluster.stop()
+    assert dead.files.filter(delivered_at__isnull=False).exists()  # some records are out
+    profile.refresh_from_db()
+    profile.scheduling = profile.Scheduling.DAILY
+    profile.publishing_mode = profile.Mode.INCREMENTAL
+    profile.save()
+    PublishingJob.objects.filter(pk=dead.pk).update(
+        heartbeat_at=timezone.now() - STALE_AFTER - timedelta(minutes=1)
+    )
+    # The scheduled run finds the job stale, retries it (same files, same names), then runs
+    # its own Incremental, which has nothing left to send.
+    assert run_scheduled_profile(profile.pk) == "succeeded"
+    dead.refresh_from_db()
+    assert dead.status == "succeeded" and dead.attempts == 2, dead.failure_message
+    assert sorted(dead.files.values_list("name", flat=True)) == names
+    (job,) = PublishingJob.objects.filter(profile=profile, trigger="schedule")
+    assert job.records_sent == 0
+    check(profile, sshd, [dead, job], expected)
 
 
 def test_a_job_left_running_by_a_dead_worker_does_not_block_the_schedule(

@@ -7,7 +7,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from profiles.engine import JobRefused, request_job, run_job_now
+from profiles.engine import JobRefused
+from profiles.engine.runs import run_now
 from profiles.models import PublishingJob, PublishingProfile
 from records.models import BibSet
 
@@ -39,17 +40,25 @@ class Command(BaseCommand):
             PublishingJob.Kind.REPUBLISH_SET if the_set else (mode or the_profile.publishing_mode)
         )
         try:
-            job = request_job(
+            run = run_now(
                 the_profile,
                 kind,
                 bib_set=the_set,
                 trigger=PublishingJob.Trigger.COMMAND,
                 dry_run=dry_run,
-                enqueue=False,
             )
         except JobRefused as exc:
             raise CommandError(str(exc)) from exc
-        job = run_job_now(job)
+        if run.retry is not None:
+            self.stderr.write(run.message)
+            if run.job is None:
+                retry = run.retry
+                raise CommandError(
+                    f"The retry of job {retry.pk} failed again "
+                    f"({retry.get_failure_category_display()}): {retry.failure_message}. "
+                    "The requested job was not started."
+                )
+        job = run.job
         if json:
             self.stdout.write(_json(job))
         else:
