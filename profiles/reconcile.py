@@ -11,9 +11,11 @@ library would read WorldCat). For the profile's OCLC symbol:
 Records published without any OCLC number cannot be checked by number (OCLC reports them as
 unresolved); they are counted, not listed as differences.
 
-`republish_differences` turns the missing and unknown ones back into a job: an itemized set of
-those bibs and a "Bib OCLC Republish Set of Titles" job, in one transaction, audited. A stale
-holding needs a delete, which a republish does not send; the page says so.
+`republish_differences` turns every difference with a bib behind it back into a job: an
+itemized set of those bibs and a "Bib OCLC Republish Set of Titles" job, in one transaction,
+audited. The set sends missing and unknown ones again (n/c), and, for a stale holding, the
+delete again (LDR/05 d with the OCLC numbers last sent), since a Republish set resends the delete
+of a member that is not eligible and that the ledger holds as deleted.
 """
 
 from __future__ import annotations
@@ -81,10 +83,8 @@ class Reconciliation:
             self.differences.append(difference)
 
     def republishable(self) -> list[int]:
-        """Bib ids a republish can fix: missing holdings and bibs behind unknown ones."""
-        return sorted(
-            {d.bib_id for d in self.differences if d.kind != STALE and d.bib_id is not None}
-        )
+        """Bib ids a republish can fix: missing, stale and unknown holdings with a bib."""
+        return sorted({d.bib_id for d in self.differences if d.bib_id is not None})
 
 
 def _chunks(iterable, size: int) -> Iterator[list]:
@@ -205,7 +205,7 @@ def reconcile(profile: PublishingProfile, *, limit: int | None = 500) -> Reconci
 
 
 def republish_differences(profile: PublishingProfile, *, actor=None) -> PublishingJob:
-    """An itemized set of the bibs behind missing and unknown holdings, and a Republish set job.
+    """An itemized set of the bibs behind the differences, and a Republish set job.
 
     The differences are computed again here, so what is republished is what differs now. Raises
     JobRefused (nothing created) when the profile has an active job or nothing to republish.
@@ -215,13 +215,16 @@ def republish_differences(profile: PublishingProfile, *, actor=None) -> Publishi
     result = reconcile(profile, limit=None)
     bib_ids = result.republishable()
     if not bib_ids:
-        raise JobRefused("There is nothing a republish can fix: no missing or unknown holdings.")
+        raise JobRefused(
+            "There is nothing a republish can fix: no missing, stale or unknown holdings."
+        )
     now = timezone.localtime()
     with transaction.atomic():
         bib_set = BibSet.objects.create(
             name=f"Reconciliation {profile.pk} {now:%Y-%m-%d %H:%M:%S.%f}",
             description=f"Bibs whose WorldCat holdings differ from the ledger of {profile} "
-            f"({result.counts[MISSING]} missing, {result.counts[UNKNOWN]} unknown), "
+            f"({result.counts[MISSING]} missing, {result.counts[STALE]} stale, "
+            f"{result.counts[UNKNOWN]} unknown), "
             f"found by reconciliation on {now:%Y-%m-%d %H:%M %Z}.",
             kind=BibSet.Kind.ITEMIZED,
             created_by=actor if getattr(actor, "pk", None) else None,

@@ -22,6 +22,7 @@ Kind = PublishingJob.Kind
 Outcome = JobRecord.Outcome
 Reason = JobRecord.Reason
 PUBLISHED = PublishedRecord.Status.PUBLISHED
+DELETED = PublishedRecord.Status.DELETED
 
 COLUMNS = (
     "pk",
@@ -159,7 +160,8 @@ def decide(kind: str, row: Row) -> Decision:
 
     - A bib tagged Publish holdings only is left alone: neither sent nor deleted here.
     - An ineligible bib the ledger holds as published is sent once as deleted (d); one never
-      published (or already deleted) is only reported.
+      published (or already deleted) is only reported, except that a Republish set sends the
+      delete again for a member the ledger holds as deleted (a stale WorldCat holding).
     - Eligible: Baseline records it without sending; Full and Republish set send n or c;
       Incremental sends n or c unless the content hash equals what was last sent.
     """
@@ -167,6 +169,11 @@ def decide(kind: str, row: Row) -> Decision:
         return Decision(Outcome.SKIPPED, Reason.HOLDINGS_ONLY)
     why_not = ineligibility(row)
     if why_not:
+        if kind == Kind.REPUBLISH_SET and row.ledger_status == DELETED:
+            # A stale holding (reconciliation): the delete was sent, yet WorldCat still holds
+            # the record. Republishing the set sends the delete again, with the numbers last
+            # sent.
+            return Decision(Outcome.DELETED, why_not, status="d", ledger="D")
         if not row.published:
             return Decision(Outcome.SKIPPED, why_not)
         if kind == Kind.BASELINE:

@@ -93,13 +93,14 @@ def test_every_kind_of_difference_is_listed(plain_profile, almad, client, superu
     assert by_kind[(STALE, 503)].mms_id == stale.mms_id
     assert by_kind[(UNKNOWN, 504)].mms_id == unknown.mms_id
     assert by_kind[(UNKNOWN, 505)].mms_id is None
-    assert result.republishable() == sorted([missing.pk, not_in_worldcat.pk, unknown.pk])
+    assert result.republishable() == sorted([missing.pk, not_in_worldcat.pk, stale.pk, unknown.pk])
 
     client.force_login(superuser)
     html = client.get(reverse("profiles:reconciliation", args=[plain_profile.pk])).content.decode()
     assert "Missing holding: <strong>2</strong>" in html and "Stale holding" in html
     assert "Unknown to the ledger" in html and "Republish these" in html
     assert "published without an OCLC number" in html
+    assert "sends the delete again" in html
 
 
 def test_an_unknown_symbol_means_every_published_record_is_missing(plain_profile):
@@ -129,7 +130,8 @@ def test_republish_these_creates_an_itemized_set_and_a_republish_job(
     assert response["Location"] == reverse("profiles:job", args=[job.pk])
     assert job.kind == PublishingJob.Kind.REPUBLISH_SET and job.requested_by == superuser
     assert job.bib_set.kind == BibSet.Kind.ITEMIZED
-    assert list(job.bib_set.bibs().values_list("pk", flat=True)) == [missing.pk]
+    # The stale holding's bib goes too: the set sends its delete again.
+    assert sorted(job.bib_set.bibs().values_list("pk", flat=True)) == [missing.pk, stale.pk]
     entry = AuditEntry.objects.get(action="profiles.reconcile.republished")
     assert entry.actor == superuser and entry.data["job"] == job.pk
 
@@ -143,7 +145,9 @@ def test_republish_these_creates_an_itemized_set_and_a_republish_job(
 def test_nothing_to_republish_is_refused_plainly(plain_profile, almad):
     bib = make_bib(oclc="(OCoLC)701")
     ledger(plain_profile, bib, status="deleted")
-    hold(almad, 701, bib)
+    # A holding no bib of this catalogue accounts for: a republish cannot fix it.
+    hold(almad, 702)
+    assert reconcile(plain_profile).counts[UNKNOWN] == 1
     with pytest.raises(JobRefused, match="nothing a republish can fix"):
         republish_differences(plain_profile)
     assert not BibSet.objects.exists()

@@ -14,8 +14,8 @@ from datasync.filex import start_filex
 from datasync.models import Holding
 from ftp.models import SftpConnection
 from profiles.engine.jobs import request_job, run_job_now
-from profiles.models import DEFAULT_PROFILE_NAME, PublishingJob, PublishingProfile
-from profiles.reconcile import reconcile
+from profiles.models import DEFAULT_PROFILE_NAME, PublishedRecord, PublishingJob, PublishingProfile
+from profiles.reconcile import STALE, reconcile, republish_differences
 from profiles.xref import fetch_reports
 from records import actions
 from records.models import BibSet, BibSetMember
@@ -92,3 +92,37 @@ def test_publish_process_reconcile_and_write_back_close_the_loop(demo_exchange):
     # The numbers written back went out with the Incremental: now every record is matched.
     assert after.without_number == 0
     assert fetch_reports(profile).counts["replaced"] == 0
+
+
+def test_a_stale_holding_is_deleted_again_by_republish_these(demo_exchange):
+    profile = demo_exchange
+    kept = make_bib(oclc="(OCoLC)ocm10698981")
+    withdrawn = make_bib(oclc="(OCoLC)10699347")
+    job = republish(profile, [kept, withdrawn])
+    assert job.status == PublishingJob.Status.SUCCEEDED, job.failure_message
+    assert Holding.objects.filter(record__oclc_number=10699347).exists()
+    # The record is withdrawn and its delete recorded as sent, but the file never reached
+    # OCLC (lost on the way): the ledger says deleted, WorldCat still holds it.
+    actions.set_export_tag([withdrawn], "dont_publish")
+    PublishedRecord.objects.filter(profile=profile, bib=withdrawn).update(
+        status=PublishedRecord.Status.DELETED, ldr05="d"
+    )
+    before = reconcile(profile)
+    assert before.counts[STALE] == 1 and before.total == 1, before.differences
+    assert before.republishable() == [withdrawn.pk]
+
+    job = republish_differences(profile)
+    job = run_job_now(job, sleep=lambda s: None)
+    assert job.status == PublishingJob.Status.SUCCEEDED, job.failure_message
+    (outcome,) = job.records.all()
+    assert (outcome.bib_id, outcome.outcome, outcome.reason) == (
+        withdrawn.pk,
+        "deleted",
+        "dont_publish",
+    )
+    # OCLC processed the delete (LDR/05 d with the numbers last sent): the holding is gone.
+    assert not Holding.objects.filter(record__oclc_number=10699347).exists()
+    assert Holding.objects.filter(record__oclc_number=10698981).exists()
+    assert reconcile(profile).total == 0
+    ledger = PublishedRecord.objects.get(profile=profile, bib=withdrawn)
+    assert (ledger.status, ledger.oclc_numbers, ledger.job_id) == ("deleted", "10699347", job.pk)
