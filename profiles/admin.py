@@ -22,7 +22,7 @@ from .engine.jobs import JobRefused
 from .engine.runs import job_to_retry_first, request_run
 from .forms import STATUS_WORDS, FetchReportsForm, PublishingProfileForm, RepublishForm
 from .models import PublishingJob, PublishingProfile
-from .xref import XrefError, fetch_reports, last_reports_directory
+from .xref import XrefError, fetch_reports
 
 HOLDINGS_ONLY_NOTE = (
     "Records tagged Publish holdings only are neither sent nor deleted by this profile: their "
@@ -63,7 +63,17 @@ class PublishingProfileAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("Submission Format", {"fields": ["ftp_connection", "sub_directory", "records_per_file"]}),
+        (
+            "Submission Format",
+            {
+                "fields": [
+                    "ftp_connection",
+                    "sub_directory",
+                    "records_per_file",
+                    "reports_directory",
+                ]
+            },
+        ),
         (
             "Email notifications",
             {"fields": ["notification_emails", "notify_on_success", "notify_on_error"]},
@@ -209,16 +219,31 @@ class PublishingProfileAdmin(admin.ModelAdmin):
 
     def fetch_reports_view(self, request, pk: int):
         profile = self._profile_for_change(request, pk)
+        old_directory = profile.reports_directory
         form = FetchReportsForm(
             request.POST if request.method == "POST" else None,
-            initial={"reports_directory": last_reports_directory(profile)},
+            initial={"reports_directory": old_directory},
         )
         summary = None
         if request.method == "POST" and form.is_valid():
-            try:
-                summary = fetch_reports(
-                    profile, directory=form.cleaned_data["reports_directory"], actor=request.user
+            directory = form.cleaned_data["reports_directory"]
+            if directory != old_directory:
+                # The folder typed here is the profile's from now on (as on the profile form).
+                profile.reports_directory = directory
+                profile.save(update_fields=["reports_directory", "updated_at"])
+                audit(
+                    "profiles.profile.changed",
+                    actor=request.user,
+                    target=profile,
+                    message=f"Profile {profile} changed: reports_directory",
+                    data={
+                        "changed": ["reports_directory"],
+                        "old": {"reports_directory": old_directory},
+                        "new": {"reports_directory": directory},
+                    },
                 )
+            try:
+                summary = fetch_reports(profile, directory=directory, actor=request.user)
             except XrefError as exc:
                 form.add_error(None, str(exc))
             else:

@@ -7,8 +7,7 @@ from django import forms
 from ftp.models import path_problem
 from records.models import BibSet, pk_from_mms_id
 
-from .models import JobRecord, PublishingJob, PublishingProfile
-from .xref import REPORTS_DIRECTORY
+from .models import DEFAULT_REPORTS_DIRECTORY, JobRecord, PublishingJob, PublishingProfile
 
 # Alma's words for job statuses in Monitor Jobs.
 STATUS_WORDS = {
@@ -46,6 +45,7 @@ class PublishingProfileForm(forms.ModelForm):
             "ftp_connection",
             "sub_directory",
             "records_per_file",
+            "reports_directory",
             "notification_emails",
             "notify_on_success",
             "notify_on_error",
@@ -55,6 +55,11 @@ class PublishingProfileForm(forms.ModelForm):
             "notification_emails": forms.Textarea(attrs={"rows": 2}),
         }
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "reports_directory" in self.fields:
+            self.fields["reports_directory"].required = False
+
     def clean_oclc_symbol(self) -> str:
         return (self.cleaned_data.get("oclc_symbol") or "").strip()
 
@@ -63,6 +68,11 @@ class PublishingProfileForm(forms.ModelForm):
 
     def clean_sub_directory(self) -> str:
         return safe_remote_path(self.cleaned_data.get("sub_directory"))
+
+    def clean_reports_directory(self) -> str:
+        # Left empty (or not posted by an older form): OCLC's standard reports folder.
+        value = safe_remote_path(self.cleaned_data.get("reports_directory"))
+        return value or DEFAULT_REPORTS_DIRECTORY
 
 
 class RepublishForm(forms.Form):
@@ -75,11 +85,12 @@ class RepublishForm(forms.Form):
 
 
 class FetchReportsForm(forms.Form):
+    """The profile's Reports directory, confirmed (or changed, and then kept) on each fetch."""
+
     reports_directory = forms.CharField(
         label="Reports directory",
         max_length=500,
-        initial=REPORTS_DIRECTORY,
-        help_text="Where OCLC puts its reports on the profile's S/FTP server.",
+        help_text=PublishingProfile._meta.get_field("reports_directory").help_text,
     )
 
     def clean_reports_directory(self) -> str:

@@ -13,9 +13,12 @@ from django.db import models
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from ftp.models import path_problem
+
 DEFAULT_PROFILE_NAME = "Publish bibliographic records (DataSync) to OCLC"
 DEFAULT_PROFILE_DESCRIPTION = "Synchronize your local catalog with WorldCat"
 DEFAULT_RECORDS_PER_FILE = 100_000
+DEFAULT_REPORTS_DIRECTORY = "/xfer/metacoll/reports"
 
 # OCLC file names carry the symbol with these characters spelled out (Data Sync naming rule).
 SYMBOL_FILE_NAME_MAP = {"@": "_64", "$": "_36", "#": "_35"}
@@ -119,6 +122,13 @@ class PublishingProfile(models.Model):
         related_name="publishing_profiles",
     )
     sub_directory = models.CharField("Sub-directory", max_length=500, blank=True)
+    # Where OCLC puts its cross-reference reports on the same S/FTP server (Fetch OCLC reports).
+    reports_directory = models.CharField(
+        "Reports directory",
+        max_length=500,
+        default=DEFAULT_REPORTS_DIRECTORY,
+        help_text="Where OCLC puts its reports on the profile's S/FTP server.",
+    )
     records_per_file = models.PositiveIntegerField(
         "Records per file", default=DEFAULT_RECORDS_PER_FILE
     )
@@ -190,6 +200,11 @@ class PublishingProfile(models.Model):
             errors["ftp_connection"] = "Choose an FTP configuration: the profile is Active."
         if self.records_per_file is not None and self.records_per_file < 1:
             errors["records_per_file"] = "Records per file must be 1 or more."
+        reports_problem = path_problem((self.reports_directory or "").strip(), absolute=None)
+        if reports_problem or not (self.reports_directory or "").strip():
+            errors["reports_directory"] = (
+                reports_problem or f"Enter a folder, e.g. {DEFAULT_REPORTS_DIRECTORY}."
+            )
         bad = [a for a in self.notification_email_list if not _is_email(a)]
         if bad:
             errors["notification_emails"] = f"Not an e-mail address: {', '.join(bad)}"
@@ -523,3 +538,30 @@ class JobRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mms_id} {self.outcome} in job {self.job_id}"
+
+
+class ProcessedReport(models.Model):
+    """An OCLC report a profile's fetch has applied: never applied again (same name and bytes)."""
+
+    profile = models.ForeignKey(
+        PublishingProfile, on_delete=models.CASCADE, related_name="processed_reports"
+    )
+    name = models.CharField(max_length=255)
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    applied_at = models.DateTimeField(default=timezone.now)
+    # Per action (added, replaced, present, staged, skipped): what applying it did.
+    counts = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-applied_at", "-id"]
+        verbose_name = "processed OCLC report"
+        constraints = [
+            # Also what xref.processed() looks up: a report is applied once per profile.
+            models.UniqueConstraint(
+                fields=["profile", "name", "size", "sha256"], name="report_applied_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.profile_id})"

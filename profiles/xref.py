@@ -11,8 +11,8 @@ OCLC answers every processed file with reports in /xfer/metacoll/reports. Two ma
   OCLC sets the holding on the Staging record, and a later merge arrives in an xrefrpt.
 
 `fetch_reports(profile)` lists the reports folder over the profile's S/FTP connection, downloads
-every report it has not applied before (remembered by name, size and sha256 in the audit trail,
-so an old report is never applied twice), and `apply_xref` writes each number back through
+every report it has not applied before (a ProcessedReport row per profile, name, size and
+sha256, so an old report is never applied twice), and `apply_xref` writes each number back through
 records.actions.update_marc:
 
 - a bib without an OCLC number gets a 035 $a "(OCoLC)<number>";
@@ -41,9 +41,9 @@ from records import actions
 from records.marc import normalize_oclc_number
 from records.models import Bib, pk_from_mms_id
 
-from .models import PublishedRecord, PublishingProfile
+from .models import DEFAULT_REPORTS_DIRECTORY, ProcessedReport, PublishedRecord, PublishingProfile
 
-REPORTS_DIRECTORY = "/xfer/metacoll/reports"
+REPORTS_DIRECTORY = DEFAULT_REPORTS_DIRECTORY
 XREF = "xrefrpt"
 UNRESOLVED = "unresxrefrpt"
 APPLIED_ACTION = "profiles.xref.report_applied"
@@ -117,28 +117,9 @@ class FetchSummary:
 
 
 def processed(profile: PublishingProfile, name: str, size: int, sha256: str) -> bool:
-    return AuditEntry.objects.filter(
-        action=APPLIED_ACTION,
-        target_type=PublishingProfile._meta.label_lower,
-        target_id=str(profile.pk),
-        data__name=name,
-        data__size=size,
-        data__sha256=sha256,
+    return ProcessedReport.objects.filter(
+        profile=profile, name=name, size=size, sha256=sha256
     ).exists()
-
-
-def last_reports_directory(profile: PublishingProfile) -> str:
-    """The folder the last fetch for this profile used (the default before any)."""
-    entry = (
-        AuditEntry.objects.filter(
-            action="profiles.xref.fetched",
-            target_type=PublishingProfile._meta.label_lower,
-            target_id=str(profile.pk),
-        )
-        .values_list("data", flat=True)
-        .first()
-    )
-    return (entry or {}).get("directory") or REPORTS_DIRECTORY
 
 
 def _reports_connection(profile: PublishingProfile, directory: str):
@@ -172,7 +153,7 @@ def fetch_reports(
     from ftp.transfer import TransferError
     from ftp.transfer import open_transfer as default_open
 
-    directory = directory or last_reports_directory(profile)
+    directory = directory or profile.reports_directory
     connection = _reports_connection(profile, directory)
     summary = FetchSummary(profile=profile.name, directory=directory)
     opener = open_transfer or default_open
@@ -241,6 +222,9 @@ def _apply_report(
         counts = {k: v - before.get(k, 0) for k, v in summary.counts.items()}
         summary.reports.append(
             ReportResult(name, kind, size, sha256, "applied", len(pairs) + len(problems), counts)
+        )
+        ProcessedReport.objects.create(
+            profile=profile, name=name, size=size, sha256=sha256, counts=counts
         )
         audit(
             APPLIED_ACTION,

@@ -203,6 +203,7 @@ def profile_form_data(profile: PublishingProfile, **changes) -> dict:
         "ftp_connection": profile.ftp_connection_id or "",
         "sub_directory": profile.sub_directory,
         "records_per_file": profile.records_per_file,
+        "reports_directory": profile.reports_directory,
         "notification_emails": profile.notification_emails,
         "notify_on_error": "on" if profile.notify_on_error else "",
     }

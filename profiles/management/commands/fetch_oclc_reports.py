@@ -23,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--reports-dir",
             default=None,
-            help="remote reports folder (default: the last one used, else /xfer/metacoll/reports)",
+            help="remote reports folder for this fetch (default: the profile's Reports directory)",
         )
         parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
