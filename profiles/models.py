@@ -457,6 +457,9 @@ class PublishedRecord(models.Model):
     # Normalised OCLC numbers sent in 035 (space-separated); a later delete sends these.
     oclc_numbers = models.CharField("OCLC numbers sent", max_length=300, blank=True)
     ldr05 = models.CharField("LDR/05 sent", max_length=1, blank=True)
+    # Not indexed: nothing looks ledger rows up by job (jobs are never deleted), and every
+    # Incremental rewrites job_id on the rows it sends; without an index on it PostgreSQL can
+    # update those rows in place (HOT, given the table's free space: fillfactor in 0006).
     job = models.ForeignKey(
         PublishingJob,
         null=True,
@@ -464,6 +467,7 @@ class PublishedRecord(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
     file_name = models.CharField(max_length=255, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)

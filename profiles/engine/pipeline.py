@@ -126,6 +126,12 @@ def _write(job: PublishingJob, *, clock: Callable) -> None:
             ledger, status = decision.ledger, decision.status
             oclc = row.oclc_numbers
             if status:
+                if row.marc is None:
+                    # selection.bytes_not_needed withheld the bytes of a record decide sends.
+                    raise PublishError(
+                        f"Internal error: the bytes of {row.mms_id} were not selected, yet it "
+                        "is to be sent. Nothing was sent; report this."
+                    )
                 if status == "d":
                     oclc = row.ledger_oclc or ""
                 try:

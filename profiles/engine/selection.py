@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import FilteredRelation, Q
+from django.db.models import BinaryField, Case, F, FilteredRelation, Q, Value, When
 
 from records.models import Bib, ExportTag
 
@@ -27,7 +27,7 @@ DELETED = PublishedRecord.Status.DELETED
 COLUMNS = (
     "pk",
     "mms_id",
-    "marc",
+    "marc_to_send",
     "content_hash",
     "oclc_numbers",
     "export_tag",
@@ -44,7 +44,8 @@ COLUMNS = (
 class Row:
     bib_id: int
     mms_id: int
-    marc: bytes
+    # None when the row will not be sent (see bytes_not_needed): its bytes are not read.
+    marc: bytes | None
     content_hash: str
     oclc_numbers: str
     export_tag: str
@@ -70,19 +71,21 @@ class Decision:
     ledger: str = "-"
 
 
+PUBLISHABLE = Q(
+    deleted_at__isnull=True,
+    suppressed=False,
+    export_tag=ExportTag.PUBLISH_BIB,
+    holdings_count__gt=0,
+)
+
+
 def candidates(job: PublishingJob):
     """The job's candidate bibs with the profile's ledger row, as a queryset of value tuples."""
     qs = Bib.objects.annotate(
         ledger=FilteredRelation("publications", condition=Q(publications__profile=job.profile_id))
     )
-    publishable = Q(
-        deleted_at__isnull=True,
-        suppressed=False,
-        export_tag=ExportTag.PUBLISH_BIB,
-        holdings_count__gt=0,
-    )
     if job.kind in (Kind.FULL, Kind.BASELINE):
-        qs = qs.filter(publishable | Q(ledger__status=PUBLISHED))
+        qs = qs.filter(PUBLISHABLE | Q(ledger__status=PUBLISHED))
     elif job.kind == Kind.INCREMENTAL:
         qs = qs.filter(change_marker__gte=job.profile.watermark)
     elif job.kind == Kind.REPUBLISH_SET:
@@ -95,7 +98,31 @@ def candidates(job: PublishingJob):
     # Incremental reads in change_marker order, the order its index gives for free: sorting
     # thousands of whole records by key would spill to disk and buy nothing.
     order = "change_marker" if job.kind == Kind.INCREMENTAL else "pk"
-    return qs.order_by(order).values_list(*COLUMNS)
+    skip = bytes_not_needed(job.kind)
+    none = Value(None, output_field=BinaryField())
+    marc = none if skip is None else Case(When(skip, then=none), default=F("marc"))
+    return qs.annotate(marc_to_send=marc).order_by(order).values_list(*COLUMNS)
+
+
+def bytes_not_needed(kind: str) -> Q | None:
+    """Rows whose MARC bytes a job of `kind` never sends, so the selection does not read them
+    (None: no row's bytes are needed). An Incremental's candidates include records touched
+    without a content change and records that stay unpublished; their bytes (often TOASTed)
+    are neither read nor shipped over the wire.
+
+    Must never cover a row `decide` sends (the pipeline refuses a sent row without bytes), so
+    it is a narrower rule than decide's: a row it does not cover is simply read as before.
+    """
+    if kind == Kind.BASELINE:
+        return None  # a Baseline records, never sends
+    ineligible = ~PUBLISHABLE
+    skip = Q(export_tag=ExportTag.HOLDINGS_ONLY) | (ineligible & Q(ledger__status__isnull=True))
+    if kind != Kind.REPUBLISH_SET:
+        # Already deleted at OCLC: only a Republish set sends that delete again.
+        skip |= ineligible & Q(ledger__status=DELETED)
+    if kind == Kind.INCREMENTAL:
+        skip |= PUBLISHABLE & Q(ledger__status=PUBLISHED, ledger__content_hash=F("content_hash"))
+    return skip
 
 
 @contextmanager
@@ -127,7 +154,7 @@ def iter_rows(values) -> Iterator[Row]:
         yield Row(
             pk,
             mms,
-            bytes(marc),
+            None if marc is None else bytes(marc),
             chash,
             oclc,
             tag,

@@ -53,3 +53,43 @@ def test_the_engine_s_query_count_does_not_grow_with_the_number_of_records(
     assert job.count_changed == 150
     assert_flat(many, few)
     assert len(sent_records(sshd, [f.name for f in job.files.all()])) == 150
+
+
+def test_the_selection_reads_marc_bytes_only_for_records_a_job_may_send(profile, sshd):
+    from profiles.engine.selection import candidates, iter_rows
+    from profiles.models import PublishingJob
+    from records import actions
+    from records.changes import mark_changed
+
+    edited, touched, withdrawn, never, unheld = (make_bib() for _ in range(5))
+    actions.set_export_tag([never], "dont_publish")
+    full = run_job_now(request_job(profile, "full", enqueue=False))
+    assert full.status == "succeeded" and full.count_new == 4
+    edit_bib(edited, "changed")
+    mark_changed([touched.pk, never.pk])  # touched: a new change marker, the same content
+    actions.set_export_tag([withdrawn], "dont_publish")
+    actions.delete_holding(unheld.holdings.get())
+    profile.refresh_from_db()
+
+    job = PublishingJob(profile=profile, kind="incremental")
+    rows = {row.bib_id: row for row in iter_rows(candidates(job))}
+    has_bytes = {pk for pk, row in rows.items() if row.marc is not None}
+    # The edit and the two deletes are sent; the touched and the never-published are not.
+    assert set(rows) == {edited.pk, touched.pk, withdrawn.pk, never.pk, unheld.pk}
+    assert has_bytes == {edited.pk, withdrawn.pk, unheld.pk}
+    # A Baseline never sends: no bytes at all. A Full may send every row it selects.
+    assert not any(
+        r.marc for r in iter_rows(candidates(PublishingJob(profile=profile, kind="baseline")))
+    )
+    full_rows = list(iter_rows(candidates(PublishingJob(profile=profile, kind="full"))))
+    assert full_rows and all(r.marc for r in full_rows if r.export_tag == "publish_bib")
+
+    job = run_job_now(request_job(profile, "incremental", enqueue=False))
+    assert job.status == "succeeded", job.failure_message
+    assert (job.count_changed, job.count_deleted, job.count_unchanged) == (1, 2, 1)
+    sent = sent_records(sshd, [f.name for f in job.files.all()])
+    assert {m: s.status for m, s in sent.items()} == {
+        str(edited.mms_id): "c",
+        str(withdrawn.mms_id): "d",
+        str(unheld.mms_id): "d",
+    }
