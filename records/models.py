@@ -134,10 +134,22 @@ class Bib(models.Model):
                 name="bib_publishable",
                 condition=models.Q(deleted_at__isnull=True, suppressed=False, holdings_count__gt=0),
             ),
-            # Record list filter "Export to WorldCat", newest first.
-            models.Index(fields=["export_tag", "-id"], name="bib_tag"),
-            # Search by title prefix in the admin.
+            # Record list filter "Export to WorldCat", newest first. deleted_at is included so
+            # the list's capped count (live records only) is an index-only scan.
+            models.Index(fields=["export_tag", "-id"], name="bib_tag", include=["deleted_at"]),
+            # Record list sorted by title.
             models.Index(fields=["title"], name="bib_title"),
+            # Record list filters on rare values, newest first (and their capped counts): small
+            # partial indexes, so a filter never reads the whole table to find a few rows.
+            models.Index(
+                fields=["id"], name="bib_deleted", condition=models.Q(deleted_at__isnull=False)
+            ),
+            models.Index(fields=["id"], name="bib_suppressed", condition=models.Q(suppressed=True)),
+            models.Index(
+                fields=["id"], name="bib_no_holdings", condition=models.Q(holdings_count=0)
+            ),
+            # Title word search: a trigram index on UPPER(title), PostgreSQL only, created by
+            # migration 0004 (records.search filters with title__icontains).
         ]
 
     def __str__(self) -> str:
