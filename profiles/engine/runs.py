@@ -23,6 +23,7 @@ from django.utils import timezone
 from audit.log import record as audit
 
 from ..models import PublishingJob, PublishingProfile
+from .commit import ADVANCES_WATERMARK
 from .jobs import enqueue_job, request_job, retry_job, run_job_now
 
 THEN_TASK = "profiles.tasks.run_job_then"
@@ -91,15 +92,29 @@ class RunRequest:
 
 
 def job_to_retry_first(profile: PublishingProfile) -> PublishingJob | None:
-    """The profile's latest sending job when it failed after writing its files (and so may
-    have delivered some of them), and those files are still on disk to resend."""
-    latest = (
-        PublishingJob.objects.filter(profile=profile, dry_run=False)
-        .exclude(kind=PublishingJob.Kind.BASELINE)
+    """The latest job of the profile that failed after writing its files (and so may have
+    delivered some of them) since its last committed Full or Incremental, when those files are
+    still on disk to resend.
+
+    Not only the very latest job: a later job that failed before writing anything, or a
+    Republish set, does not make the earlier failed job's delivered records safe to resend
+    under new names; only a committed Full or Incremental (which resends or supersedes them)
+    does.
+    """
+    jobs = PublishingJob.objects.filter(profile=profile, dry_run=False)
+    last_good = (
+        jobs.filter(kind__in=ADVANCES_WATERMARK, status__in=COMMITTED)
         .order_by("-created_at", "-id")
+        .values_list("created_at", flat=True)
         .first()
     )
-    if latest is None or latest.status != PublishingJob.Status.FAILED or latest.written_at is None:
+    failed = jobs.filter(status=PublishingJob.Status.FAILED, written_at__isnull=False).exclude(
+        kind=PublishingJob.Kind.BASELINE
+    )
+    if last_good is not None:
+        failed = failed.filter(created_at__gt=last_good)
+    latest = failed.order_by("-created_at", "-id").first()
+    if latest is None:
         return None
     paths = list(latest.files.values_list("local_path", flat=True))
     # Files gone from the publishing folder cannot be resent: the new job goes ahead instead

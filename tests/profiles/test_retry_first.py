@@ -142,3 +142,16 @@ def test_a_dry_run_or_a_failure_before_writing_does_not_wait_for_a_retry(profile
     for f in failed.files.all():
         Path(f.local_path).unlink()
     assert job_to_retry_first(profile) is None
+
+
+def test_a_later_job_that_failed_before_writing_does_not_hide_the_one_to_retry(profile, sshd):
+    failed, names, bibs = failed_after_writing(profile, sshd)
+    # E.g. a worker killed while selecting, recovered as failed: it wrote and sent nothing.
+    PublishingJob.objects.create(
+        profile=profile, kind="incremental", status=PublishingJob.Status.FAILED
+    )
+    assert job_to_retry_first(profile) == failed
+    call_command("publish", profile.name, stdout=io.StringIO(), stderr=io.StringIO())
+    failed.refresh_from_db()
+    assert failed.status == PublishingJob.Status.SUCCEEDED and failed.attempts == 2
+    assert job_to_retry_first(profile) is None
