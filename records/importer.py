@@ -41,7 +41,9 @@ from .models import Bib, ExportTag, Holding, OclcNumber, allocate_ids, mms_id_fo
 from .readers import RawRecord, read_records
 
 logger = logging.getLogger(__name__)
-CHUNK_SIZE = 1000
+# Records per transaction: each chunk costs a fixed handful of statements and round trips
+# (bench.import_marc: 4,000 imports about 10% faster than 1,000); memory stays a few MB.
+CHUNK_SIZE = 4000
 
 
 class ImportErrorEntry(TypedDict):
