@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django.core.paginator import Paginator
 from django.db import connection
 from django.utils.functional import cached_property
@@ -9,7 +11,8 @@ from django.utils.functional import cached_property
 
 class CheapPaginator(Paginator):
     """Counts at most CAP + 1 rows (an index-only LIMIT query); past that, on PostgreSQL, the
-    planner's estimate of the table size stands in, so a huge list still gets page links."""
+    planner's estimate of the rows of this very query (filters included) stands in, so a huge
+    list still gets page links and a count of the right size."""
 
     CAP = 10_000
 
@@ -19,10 +22,10 @@ class CheapPaginator(Paginator):
         counted = qs.order_by().values("pk")[: self.CAP + 1].count()
         if counted <= self.CAP or connection.vendor != "postgresql":
             return counted
+        sql, params = qs.order_by().values("pk").query.sql_with_params()
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                [qs.model._meta.db_table],
-            )
-            row = cursor.fetchone()
-        return max(counted, int(row[0]) if row else 0)
+            cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+            plan = cursor.fetchone()[0]
+        if isinstance(plan, str):
+            plan = json.loads(plan)
+        return max(counted, int(plan[0]["Plan"]["Plan Rows"]))
