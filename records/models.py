@@ -296,7 +296,29 @@ class JobStatus(models.TextChoices):
 FINISHED_STATUSES = (JobStatus.SUCCEEDED, JobStatus.COMPLETED_WITH_ERRORS, JobStatus.FAILED)
 
 
-class ImportJob(models.Model):
+class BackgroundJob(models.Model):
+    """What the catalogue's background jobs (imports, Synchronize) have in common: a state, a
+    message, who asked, and when it was asked for, started and finished."""
+
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    message = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-id"]
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+
+class ImportJob(BackgroundJob):
     """One MARC file uploaded through the admin and imported in the background."""
 
     # Per-record errors kept on the job row; the counts stay exact beyond it.
@@ -310,20 +332,12 @@ class ImportJob(models.Model):
     holdings = models.CharField(
         "default holdings", max_length=101, blank=True, help_text="LIBRARY:LOCATION"
     )
-    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
     total_bytes = models.BigIntegerField(default=0)
     bytes_read = models.BigIntegerField(default=0)
     imported = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
-    message = models.TextField(blank=True)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "MARC import"
@@ -336,10 +350,6 @@ class ImportJob(models.Model):
         return reverse("admin:records_importjob_change", args=[self.pk])
 
     @property
-    def is_finished(self) -> bool:
-        return self.status in FINISHED_STATUSES
-
-    @property
     def percent(self) -> int:
         if self.is_finished:
             return 100
@@ -348,7 +358,7 @@ class ImportJob(models.Model):
         return min(99, int(100 * self.bytes_read / self.total_bytes))
 
 
-class SyncJob(models.Model):
+class SyncJob(BackgroundJob):
     """A run of "Synchronize Bib Records with External Catalog" over a set: sets the
     "Export to WorldCat" tag of every record of the set to one value."""
 
@@ -356,18 +366,10 @@ class SyncJob(models.Model):
     value = models.CharField(
         "Synchronize with External Catalog", max_length=20, choices=ExportTag.choices
     )
-    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
     total = models.PositiveIntegerField(default=0)
     processed = models.PositiveIntegerField(default=0)
     changed = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)
-    message = models.TextField(blank=True)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "Synchronize with External Catalog job"
@@ -378,10 +380,6 @@ class SyncJob(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("admin:records_syncjob_change", args=[self.pk])
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in FINISHED_STATUSES
 
     @property
     def percent(self) -> int:
