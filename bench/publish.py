@@ -56,6 +56,36 @@ def run_job_in_child(job_id: int) -> dict:
     return {**inner, "wall_s": wall, "peak_rss_mb": usage.ru_maxrss / 1024}
 
 
+# The pipeline's steps whose wall time the child reports (where an Incremental's time goes).
+PHASES = (
+    ("select and write", "profiles.engine.pipeline", "_write"),
+    ("deliver", "profiles.engine.pipeline", "_deliver"),
+    ("commit", "profiles.engine.pipeline", "commit_job"),
+)
+
+
+def _time_phases() -> dict[str, float]:
+    """Wrap the pipeline's steps (looked up as module globals when called) with timers."""
+    import functools
+    import importlib
+
+    spent: dict[str, float] = {}
+    for label, module_name, name in PHASES:
+        module = importlib.import_module(module_name)
+        original = getattr(module, name)
+
+        @functools.wraps(original)
+        def timed(*args, _original=original, _label=label, **kwargs):
+            started = time.perf_counter()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                spent[_label] = spent.get(_label, 0.0) + time.perf_counter() - started
+
+        setattr(module, name, timed)
+    return spent
+
+
 def child_main(job_id: int) -> None:
     _setup_django()
     from django.db import connection
@@ -63,18 +93,31 @@ def child_main(job_id: int) -> None:
     from profiles.engine import run_job_now
     from profiles.models import PublishingJob
 
+    phases = _time_phases()
+
     # The child talks to the benchmark database the parent created.
     connection.settings_dict["NAME"] = os.environ["BENCH_DB_NAME"]
     job = PublishingJob.objects.select_related("profile").get(pk=job_id)
+    profile_dir = os.environ.get("BENCH_PROFILE_DIR")
+    profiler = None
+    if profile_dir:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     started = time.perf_counter()
     job = run_job_now(job)
     elapsed = time.perf_counter() - started
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(Path(profile_dir) / f"job-{job_id}-{job.kind}.pstats")
     print(
         json.dumps(
             {
                 "status": job.status,
                 "error": job.failure_message,
                 "engine_s": elapsed,
+                "phases": phases,
                 "counts": job.counts(),
                 "files": job.files.count(),
                 "bytes": sum(f.bytes for f in job.files.all()),
@@ -149,6 +192,13 @@ def measure_floor(connection_row, work: Path, records_per_file: int) -> dict:
         "copy_s": copy_s,
         "floor_s": stream_s + upload_s + copy_s,
     }
+
+
+def _phase_text(result: dict) -> str:
+    phases = result["phases"]
+    other = result["engine_s"] - sum(phases.values())
+    parts = [f"{label} {phases.get(label, 0.0):.2f} s" for label, _, _ in PHASES]
+    return ", ".join([*parts, f"other {other:.2f} s"])
 
 
 def vacuum_analyze() -> None:
@@ -272,6 +322,7 @@ def main(argv: list[str] | None = None) -> None:
         ),
         ("Full: wall time", f"{full_s:.2f} s ({full['wall_s']:.2f} s with process start-up)"),
         ("Full: peak RSS", f"{full['peak_rss_mb']:.0f} MB"),
+        ("Full: where the time went", _phase_text(full)),
         ("changes", ", ".join(f"{k} {v:,}" for k, v in changes.items())),
         (
             "Incremental: counts",
@@ -283,6 +334,7 @@ def main(argv: list[str] | None = None) -> None:
             + ", ".join(f"{r['engine_s']:.2f}" for r in rounds)
             + f" ({incremental['wall_s']:.2f} s with process start-up)",
         ),
+        ("Incremental: where the time went", _phase_text(incremental)),
         ("Incremental: peak RSS", f"{max(r['peak_rss_mb'] for r in rounds):.0f} MB"),
         ("floor: stream rows to files", f"{floor['stream_s']:.2f} s"),
         ("floor: upload", f"{floor['upload_s']:.2f} s"),

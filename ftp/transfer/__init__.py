@@ -5,6 +5,9 @@
   downloads.
 - `deliver(connection, files)` uploads files in order with bounded retries and back-off, resuming
   with the first file not yet verified.
+- `OpeningTransfer(connection)` opens a session on a background thread while the caller does
+  other work (a small publishing job writes its files meanwhile); `deliver(..., ahead=it)`
+  then starts on that session instead of connecting.
 - `test_connection(connection)` runs the "Test connection" steps one by one for the admin page;
   `fetch_host_key(connection)` reads a server's key without logging in.
 
@@ -19,6 +22,7 @@ import functools
 import logging
 import secrets
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -42,6 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HostKey",
+    "OpeningTransfer",
     "RemoteFile",
     "Step",
     "Transfer",
@@ -71,6 +76,56 @@ def open_transfer(
     """Connect, verify the pinned host key, log in, check the directory. Close it (or use
     `with`) when done."""
     return _transfer(connection, sub_directory, timeout).open()
+
+
+class OpeningTransfer:
+    """`open_transfer` run on a background thread: the SSH handshake and login (a few hundred
+    milliseconds of waiting on the network and the server) overlap the caller's own work.
+
+    `take()` waits for it and returns the open session, or raises the TransferError that
+    opening raised, exactly as `open_transfer` would have (a wrong password is tried once, not
+    once here and again later). A session the server dropped while it waited gives None, and
+    the caller connects afresh. `close()` closes a session nobody took. The thread touches no
+    database: the connection's fields, secrets included, are already loaded.
+    """
+
+    def __init__(
+        self, connection: SftpConnection, *, sub_directory: str = "", timeout: float = 30
+    ) -> None:
+        self._transfer: Transfer | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._open,
+            args=(connection, sub_directory, timeout),
+            name=f"open-transfer-{connection.pk}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _open(self, connection, sub_directory: str, timeout: float) -> None:
+        try:
+            self._transfer = open_transfer(connection, sub_directory=sub_directory, timeout=timeout)
+        except BaseException as exc:  # handed to take(), in the caller's thread
+            self._error = exc
+
+    def take(self) -> Transfer | None:
+        self._thread.join()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        transfer, self._transfer = self._transfer, None
+        if transfer is not None and not transfer.alive():
+            logger.info("The session opened ahead to %s was dropped; reconnecting", transfer.where)
+            transfer.close()
+            return None
+        return transfer
+
+    def close(self) -> None:
+        self._thread.join()
+        self._error = None
+        if self._transfer is not None:
+            self._transfer.close()
+            self._transfer = None
 
 
 def fetch_host_key(connection: SftpConnection, *, timeout: float = 15) -> HostKey:
@@ -116,6 +171,7 @@ def deliver(
     on_file_delivered: Callable[[RemoteFile], object] | None = None,
     on_progress: Callable[[Path, int, int], object] | None = None,
     timeout: float = 30,
+    ahead: OpeningTransfer | None = None,
 ) -> list[RemoteFile]:
     """Upload `files` in order, each verified by size, and return what was delivered.
 
@@ -123,48 +179,62 @@ def deliver(
     first file not yet verified (a half-written file is simply written again under the same
     name). `on_progress(path, bytes_sent, total)` is called as each file is written. A
     non-retryable error, or the last attempt failing, raises TransferError with
-    `delivered` = how many files were verified before it.
+    `delivered` = how many files were verified before it. With `ahead`, the first attempt
+    uses the session it opened (or its failure); deliver closes it in every case.
     """
     files = [Path(f) for f in files]
-    _check_limits(connection, files)
-    delivered: list[RemoteFile] = []
-    for attempt in range(1, max(attempts, 1) + 1):
-        try:
-            with open_transfer(connection, sub_directory=sub_directory, timeout=timeout) as t:
-                for path in files[len(delivered) :]:
-                    progress = None
-                    if on_progress is not None:
-                        progress = functools.partial(on_progress, path)
-                    remote = t.upload(path, path.name, progress=progress)
-                    delivered.append(remote)
-                    if on_file_delivered is not None:
-                        on_file_delivered(remote)
-            return delivered
-        except TransferError as exc:
-            exc.delivered = len(delivered)
-            if not exc.retryable or attempt >= attempts:
-                logger.error(
-                    "Delivery to %s stopped after %d attempt(s), %d of %d file(s) delivered: %s",
+    try:
+        _check_limits(connection, files)
+        delivered: list[RemoteFile] = []
+        for attempt in range(1, max(attempts, 1) + 1):
+            try:
+                transfer = None
+                if ahead is not None:
+                    opening, ahead = ahead, None  # the first attempt only
+                    transfer = opening.take()
+                if transfer is None:
+                    transfer = open_transfer(
+                        connection, sub_directory=sub_directory, timeout=timeout
+                    )
+                with transfer as t:
+                    for path in files[len(delivered) :]:
+                        progress = None
+                        if on_progress is not None:
+                            progress = functools.partial(on_progress, path)
+                        remote = t.upload(path, path.name, progress=progress)
+                        delivered.append(remote)
+                        if on_file_delivered is not None:
+                            on_file_delivered(remote)
+                return delivered
+            except TransferError as exc:
+                exc.delivered = len(delivered)
+                if not exc.retryable or attempt >= attempts:
+                    logger.error(
+                        "Delivery to %s stopped after %d attempt(s), %d of %d file(s) "
+                        "delivered: %s",
+                        connection.server,
+                        attempt,
+                        len(delivered),
+                        len(files),
+                        exc.message,
+                    )
+                    raise
+                wait = backoff * 2 ** (attempt - 1)
+                logger.warning(
+                    "Delivery to %s failed (attempt %d of %d, %d file(s) delivered): %s; "
+                    "retrying in %g s",
                     connection.server,
                     attempt,
+                    attempts,
                     len(delivered),
-                    len(files),
                     exc.message,
+                    wait,
                 )
-                raise
-            wait = backoff * 2 ** (attempt - 1)
-            logger.warning(
-                "Delivery to %s failed (attempt %d of %d, %d file(s) delivered): %s; "
-                "retrying in %g s",
-                connection.server,
-                attempt,
-                attempts,
-                len(delivered),
-                exc.message,
-                wait,
-            )
-            sleep(wait)
-    raise AssertionError("unreachable")  # the loop returns or raises
+                sleep(wait)
+        raise AssertionError("unreachable")  # the loop returns or raises
+    finally:
+        if ahead is not None:
+            ahead.close()  # not taken: a limit refused the files before the first attempt
 
 
 def test_connection(

@@ -236,6 +236,15 @@ class Transfer:
             )
         return RemoteFile(name=remote_name, path=path, size=size)
 
+    def alive(self) -> bool:
+        """Whether the session still answers (one cheap round trip): a session opened ahead
+        of time may have been dropped by the server while it waited."""
+        try:
+            self._ping()
+        except self.errors:
+            return False
+        return True
+
     def close(self) -> None:
         raise NotImplementedError
 
@@ -247,6 +256,9 @@ class Transfer:
         raise NotImplementedError
 
     def _size(self, remote_path: str) -> int | None:
+        raise NotImplementedError
+
+    def _ping(self) -> None:
         raise NotImplementedError
 
     def _rename(self, source: str, target: str) -> None:

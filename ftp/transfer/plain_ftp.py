@@ -129,6 +129,11 @@ class FtpTransfer(Transfer):
                 return None
             raise
 
+    def _ping(self):
+        if self._ftp is None or self._ftp.sock is None:
+            raise EOFError("the session is closed")
+        self._ftp.voidcmd("NOOP")
+
     def _rename(self, source, target):
         try:
             self._ftp.rename(source, target)

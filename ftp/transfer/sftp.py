@@ -236,6 +236,11 @@ class SftpTransfer(Transfer):
     def _rename(self, source, target):
         self._sftp.posix_rename(source, target)
 
+    def _ping(self):
+        if self._sftp is None or not self._transport.is_active():
+            raise EOFError("the session is closed")
+        self._sftp.stat(self.directory or ".")
+
     def _listdir(self):
         return [n for n in self._sftp.listdir(self.directory or ".") if n not in (".", "..")]
 

@@ -69,17 +69,53 @@ def publish(
     if job.horizon is None:
         job.horizon = current_horizon()
         job.save(update_fields=["horizon"])
-    if job.written_at is None:
-        _write(job, clock=clock)
-        files = list(job.files.order_by("sequence"))
-    else:
-        files = _verified_files(job)
-    if files and not job.dry_run:
-        _deliver(job, files, clock=clock, sleep=sleep)
+    with closing(_SessionAhead(job)) as ahead:
+        if job.written_at is None:
+            _write(job, clock=clock, ahead=ahead)
+            files = list(job.files.order_by("sequence"))
+        else:
+            files = _verified_files(job)
+        if files and not job.dry_run:
+            _deliver(job, files, clock=clock, sleep=sleep, ahead=ahead.take())
     _set_stage(job, Stage.COMMITTING, clock)
     commit_job(job, clock=clock)
     job.refresh_from_db()
     return PublishResult(job=job, counts=job.counts(), files=list(job.files.all()))
+
+
+class _SessionAhead:
+    """The S/FTP session of a small job, opened on a background thread while it writes.
+
+    For an Incremental or a Republish set the SSH handshake and login are a visible share of
+    the job's time, so the session is opened as soon as the first record to send is found
+    (a job with nothing to send never connects). A Full or Baseline connects when its files
+    are ready: it writes for minutes, and servers drop sessions left idle that long. A session
+    nobody takes (the job failed while writing) is closed.
+    """
+
+    KINDS = (PublishingJob.Kind.INCREMENTAL, PublishingJob.Kind.REPUBLISH_SET)
+
+    def __init__(self, job: PublishingJob):
+        connection = job.profile.ftp_connection
+        self._job = job if (job.kind in self.KINDS and not job.dry_run and connection) else None
+        self._opening = None
+
+    def start(self) -> None:
+        if self._job is None or self._opening is not None:
+            return
+        from ftp.transfer import OpeningTransfer
+
+        profile = self._job.profile
+        self._opening = OpeningTransfer(profile.ftp_connection, sub_directory=profile.sub_directory)
+
+    def take(self):
+        opening, self._opening, self._job = self._opening, None, None
+        return opening
+
+    def close(self) -> None:
+        opening = self.take()
+        if opening is not None:
+            opening.close()
 
 
 def _set_stage(job: PublishingJob, stage: str, clock: Callable, **extra) -> None:
@@ -92,7 +128,7 @@ def _set_stage(job: PublishingJob, stage: str, clock: Callable, **extra) -> None
     )
 
 
-def _write(job: PublishingJob, *, clock: Callable) -> None:
+def _write(job: PublishingJob, *, clock: Callable, ahead: _SessionAhead | None = None) -> None:
     """Steps 2-3: select, decide, write files and staged outcomes."""
     profile = job.profile
     connection = profile.ftp_connection
@@ -126,6 +162,8 @@ def _write(job: PublishingJob, *, clock: Callable) -> None:
             ledger, status = decision.ledger, decision.status
             oclc = row.oclc_numbers
             if status:
+                if ahead is not None:
+                    ahead.start()
                 if row.marc is None:
                     # selection.bytes_not_needed withheld the bytes of a record decide sends.
                     raise PublishError(
@@ -225,8 +263,19 @@ def _verified_files(job: PublishingJob) -> list[JobFile]:
     return files
 
 
-def _deliver(job: PublishingJob, files: list[JobFile], *, clock: Callable, sleep) -> None:
-    """Step 4: upload through ftp.transfer; record remote paths and size checks per file."""
+def _deliver(
+    job: PublishingJob, files: list[JobFile], *, clock: Callable, sleep, ahead=None
+) -> None:
+    """Step 4: upload through ftp.transfer; record remote paths and size checks per file.
+    `ahead`: the session _SessionAhead opened meanwhile, if any; closed here in every case."""
+    try:
+        _upload(job, files, clock=clock, sleep=sleep, ahead=ahead)
+    finally:
+        if ahead is not None:
+            ahead.close()  # deliver closes what it took; this covers a failure before it
+
+
+def _upload(job: PublishingJob, files: list[JobFile], *, clock: Callable, sleep, ahead) -> None:
     from pathlib import Path
 
     from ftp.transfer import TransferError, deliver
@@ -271,6 +320,7 @@ def _deliver(job: PublishingJob, files: list[JobFile], *, clock: Callable, sleep
             sleep=sleep,
             on_file_delivered=delivered,
             on_progress=uploading,
+            ahead=ahead,
         )
     except TransferError as exc:
         category = exc.category if exc.category in FailureCategory.values else "internal"

@@ -98,3 +98,19 @@ def test_test_connection_reports_each_ftp_step(ftp_connection, ftpd):
     ]
     assert passed(steps)
     assert list(ftpd.local_path(BIB).iterdir()) == []
+
+
+def test_a_session_opened_ahead_answers_and_is_used_then_closed(ftp_connection, ftpd, tmp_path):
+    from ftp.transfer import OpeningTransfer
+
+    opening = OpeningTransfer(ftp_connection)
+    opening._thread.join()
+    session = opening._transfer
+    assert session.alive()  # a NOOP round trip
+    local = write_file(tmp_path / "1234567.XYZ.1.mrc", 3000)
+
+    (remote,) = deliver(ftp_connection, [local], ahead=opening)
+
+    assert remote.size == 3000
+    assert ftpd.local_path(f"{BIB}/{local.name}").read_bytes() == local.read_bytes()
+    assert not session.alive()

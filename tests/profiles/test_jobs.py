@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import threading
 from datetime import timedelta
 
@@ -15,6 +16,7 @@ from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
 
+from ftp import transfer as transfer_module
 from profiles.engine import (
     JobAlreadyActive,
     claim,
@@ -176,6 +178,42 @@ def test_an_empty_run_sends_no_file_unless_min_files_asks_for_one(profile, sshd)
     (empty,) = padded.files.all()
     assert empty.records == 0 and empty.bytes == 0 and empty.verified
     assert read_remote(sshd)[empty.name] == []
+
+
+def test_an_incremental_logs_in_while_it_writes_and_only_if_it_has_something_to_send(
+    profile, sshd, caplog, monkeypatch
+):
+    opened_ahead = []
+
+    class Spy(transfer_module.OpeningTransfer):
+        def __init__(self, *args, **kwargs):
+            opened_ahead.append(self)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(transfer_module, "OpeningTransfer", Spy)
+    caplog.set_level(logging.INFO, logger="ftp.transfer")
+    bibs = [make_bib() for _ in range(3)]
+    full = run(profile)
+    assert full.kind == "full" and full.count_new == 3
+    assert opened_ahead == []  # a Full connects when its files are ready
+    caplog.clear()
+
+    quiet = run(profile)
+    assert quiet.kind == "incremental" and quiet.files.count() == 0
+    assert opened_ahead == []
+    assert [r for r in caplog.records if r.getMessage().startswith("Connected to ")] == []
+
+    edit_bib(bibs[1], "changed")
+    changed = run(profile)
+    assert changed.status == "succeeded" and changed.count_changed == 1
+    assert sorted(sent_records(sshd, [f.name for f in changed.files.all()])) == [
+        str(bibs[1].mms_id)
+    ]
+    (ahead,) = opened_ahead
+    assert ahead._transfer is None  # taken by deliver, which closed it
+    logins = [r for r in caplog.records if r.getMessage().startswith("Connected to ")]
+    assert len(logins) == 1
+    assert not [t for t in threading.enumerate() if t.name.startswith("open-transfer-")]
 
 
 def test_a_dry_run_writes_files_locally_and_touches_nothing_else(profile, sshd, publish_dir):
