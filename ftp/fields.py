@@ -6,6 +6,10 @@ key encrypts, every key decrypts, so a new key can be put in front and `manage.p
 re-encrypts the stored tokens with it. An empty value is stored empty, so "is a password stored?"
 needs no key.
 
+Serialised (`dumpdata`, fixtures) the field is its token with a "fernet:" prefix, never the
+plain text; `loaddata` decrypts it back with the configured keys and refuses, with a clear
+message, a token made with other keys.
+
 The field refuses every lookup and transform: a query such as `filter(password=...)` would compare
 against a token (always different, Fernet tokens are salted) and an admin lookup or search on a
 secret is exactly what must never exist.
@@ -17,7 +21,11 @@ from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+
+# Marks a serialised token (dumpdata): what follows is encrypted, not a password.
+SERIALISED_PREFIX = "fernet:"
 
 
 class SecretUnreadable(Exception):
@@ -69,6 +77,26 @@ class EncryptedTextField(models.TextField):
         if not value:
             return value
         return encrypt(value)
+
+    def value_to_string(self, obj):
+        value = self.value_from_object(obj)
+        if not value:
+            return value
+        return SERIALISED_PREFIX + encrypt(value)
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if isinstance(value, str) and value.startswith(SERIALISED_PREFIX):
+            try:
+                return decrypt(value.removeprefix(SERIALISED_PREFIX))
+            except SecretUnreadable:
+                raise ValidationError(
+                    "This secret was exported encrypted with other keys: set "
+                    "FIELD_ENCRYPTION_KEYS to include the key of the installation it came "
+                    "from, then load it again.",
+                    code="unreadable_secret",
+                ) from None
+        return value
 
     def get_lookup(self, lookup_name):
         return None

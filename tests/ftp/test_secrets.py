@@ -85,3 +85,28 @@ def test_rotation_without_the_old_key_changes_nothing_and_says_why(make_connecti
     assert raw_columns(connection.pk) == before
     with pytest.raises(SecretUnreadable, match="was a key removed"):
         SftpConnection.objects.get(pk=connection.pk)
+
+
+def test_dumpdata_writes_tokens_and_loaddata_restores_the_secrets(
+    make_connection, settings, tmp_path
+):
+    connection = make_connection(password=PASSWORD, passphrase="")
+    dump = tmp_path / "connections.json"
+    call_command("dumpdata", "ftp.SftpConnection", output=str(dump), verbosity=0)
+    text = dump.read_text()
+    assert PASSWORD not in text
+    assert '"password": "fernet:gAAAA' in text
+    assert '"passphrase": ""' in text
+
+    SftpConnection.objects.all().delete()
+    call_command("loaddata", str(dump), verbosity=0)
+    loaded = SftpConnection.objects.get(pk=connection.pk)
+    assert loaded.password == PASSWORD
+    assert PASSWORD not in raw_columns(loaded.pk)[0]
+
+    # Another installation, other keys: the dump is refused, nothing is stored as a password.
+    SftpConnection.objects.all().delete()
+    settings.FIELD_ENCRYPTION_KEYS = [KEY_B]
+    with pytest.raises(Exception, match="exported encrypted with other keys"):
+        call_command("loaddata", str(dump), verbosity=0)
+    assert not SftpConnection.objects.exists()
