@@ -116,12 +116,21 @@ def job_to_retry_first(profile: PublishingProfile) -> PublishingJob | None:
     latest = failed.order_by("-created_at", "-id").first()
     if latest is None:
         return None
-    paths = list(latest.files.values_list("local_path", flat=True))
-    # Files gone from the publishing folder cannot be resent: the new job goes ahead instead
-    # of a retry that could only fail again.
-    if not paths or not all(Path(p).is_file() for p in paths):
+    files = list(latest.files.values_list("local_path", "bytes"))
+    # Files gone from the publishing folder, or changed in size since they were written,
+    # cannot be resent as they were: the new job goes ahead instead of a retry that could
+    # only fail again. (A same-size change is caught by the retry's checksum, which moves the
+    # file aside; see pipeline._verified_files.)
+    if not files or not all(_same_size(Path(path), size) for path, size in files):
         return None
     return latest
+
+
+def _same_size(path: Path, size: int) -> bool:
+    try:
+        return path.stat().st_size == size
+    except OSError:
+        return False
 
 
 def _retry_first(profile, follow_up: FollowUp, actor) -> PublishingJob | None:

@@ -155,3 +155,34 @@ def test_a_later_job_that_failed_before_writing_does_not_hide_the_one_to_retry(p
     failed.refresh_from_db()
     assert failed.status == PublishingJob.Status.SUCCEEDED and failed.attempts == 2
     assert job_to_retry_first(profile) is None
+
+
+def test_files_changed_on_disk_do_not_block_the_profile(profile, sshd):
+    failed, _names, bibs = failed_after_writing(profile, sshd)
+    (written,) = failed.files.all()
+    path = Path(written.local_path)
+    original = path.read_bytes()
+
+    # Changed in size: no retry first, the new job goes ahead.
+    path.write_bytes(original + b"x")
+    assert job_to_retry_first(profile) is None
+
+    # Changed in place, same size: the retry's checksum refuses it and moves the file aside.
+    path.write_bytes(original[:-2] + b"XX")
+    assert job_to_retry_first(profile) == failed
+    out = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("publish", profile.name, stdout=out, stderr=out)
+    failed.refresh_from_db()
+    assert failed.status == PublishingJob.Status.FAILED
+    assert "changed on disk since it was written" in failed.failure_message
+    assert not path.exists()
+    assert Path(f"{path}.changed-on-disk").read_bytes() == original[:-2] + b"XX"
+    assert job_to_retry_first(profile) is None
+
+    # The next run is a new job and sends every change not yet committed.
+    call_command("publish", profile.name, stdout=io.StringIO())
+    new = profile.jobs.exclude(pk__lte=failed.pk).get()
+    assert new.status == PublishingJob.Status.SUCCEEDED, new.failure_message
+    changed = set(new.records.filter(outcome="changed").values_list("mms_id", flat=True))
+    assert changed == {b.mms_id for b in bibs[:3]}
