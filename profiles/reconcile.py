@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
@@ -30,6 +31,9 @@ from audit.log import record as audit
 from records.models import Bib, BibSet, BibSetMember, pk_from_mms_id
 
 from .models import PublishedRecord, PublishingJob, PublishingProfile
+
+if TYPE_CHECKING:
+    from .engine.runs import RunRequest
 
 MISSING = "missing"
 STALE = "stale"
@@ -204,13 +208,16 @@ def reconcile(profile: PublishingProfile, *, limit: int | None = 500) -> Reconci
     return result
 
 
-def republish_differences(profile: PublishingProfile, *, actor=None) -> PublishingJob:
+def republish_differences(profile: PublishingProfile, *, actor=None) -> RunRequest:
     """An itemized set of the bibs behind the differences, and a Republish set job.
 
-    The differences are computed again here, so what is republished is what differs now. Raises
-    JobRefused (nothing created) when the profile has an active job or nothing to republish.
+    The differences are computed again here, so what is republished is what differs now. Like
+    every run request, a job of the profile that failed after writing its files is retried
+    first (`result.retry`); the Republish set follows once it succeeds. Raises JobRefused
+    (nothing created) when the profile has an active job or nothing to republish.
     """
-    from .engine.jobs import JobRefused, request_job
+    from .engine.jobs import JobRefused
+    from .engine.runs import request_run
 
     result = reconcile(profile, limit=None)
     bib_ids = result.republishable()
@@ -232,19 +239,25 @@ def republish_differences(profile: PublishingProfile, *, actor=None) -> Publishi
         BibSetMember.objects.bulk_create(
             [BibSetMember(bib_set=bib_set, bib_id=pk) for pk in bib_ids], batch_size=5000
         )
-        job = request_job(
+        run = request_run(
             profile,
             PublishingJob.Kind.REPUBLISH_SET,
             bib_set=bib_set,
             requested_by=actor,
             trigger=PublishingJob.Trigger.REPUBLISH,
         )
+        if run.retry is not None:
+            started = f"job {run.retry.pk} retried first, the republish follows it"
+            data = {"set": bib_set.pk, "retry": run.retry.pk, "counts": result.counts}
+        else:
+            started = f"job {run.job.pk}"
+            data = {"set": bib_set.pk, "job": run.job.pk, "counts": result.counts}
         audit(
             "profiles.reconcile.republished",
             actor=actor,
             target=profile,
             message=f"Reconciliation of {profile}: {len(bib_ids)} record(s) put in set "
-            f"“{bib_set}” and republished (job {job.pk})",
-            data={"set": bib_set.pk, "job": job.pk, "counts": result.counts},
+            f"“{bib_set}” and republished ({started})",
+            data=data,
         )
-    return job
+    return run

@@ -391,15 +391,18 @@ def reconciliation(request, pk: int):
         if not request.user.has_perm(CHANGE_PROFILE):
             raise PermissionDenied("You may view, not change, publishing profiles.")
         try:
-            job = republish_differences(profile, actor=request.user)
+            run = republish_differences(profile, actor=request.user)
         except JobRefused as exc:
             messages.error(request, str(exc))
             return redirect("profiles:reconciliation", pk=profile.pk)
+        if run.retry is not None:
+            messages.warning(request, run.message + " Its progress shows below.")
+            return redirect("profiles:job", pk=run.retry.pk)
         messages.success(
             request,
-            f"Republish set job {job.pk} requested for the records whose holdings differ.",
+            f"Republish set job {run.job.pk} requested for the records whose holdings differ.",
         )
-        return redirect("profiles:job", pk=job.pk)
+        return redirect("profiles:job", pk=run.job.pk)
     result = reconcile(profile)
     return render_page(
         request,

@@ -160,3 +160,41 @@ def sftp_connection_row(db):
     return SftpConnection.objects.create(
         name="OCLC", server="127.0.0.1", username="u", password="p", host_key_sha256="SHA256:x"
     )
+
+
+def test_republishing_retries_a_job_that_failed_after_writing_first(
+    make_profile, almad, client, superuser, sftp_connection_row, tmp_path
+):
+    from django.utils import timezone
+
+    from profiles.models import JobFile
+
+    profile = make_profile(sftp_connection_row)
+    missing = make_bib(oclc="(OCoLC)801")
+    ledger(profile, missing)
+    # An Incremental that wrote its file and failed while uploading it.
+    failed = PublishingJob.objects.create(
+        profile=profile,
+        kind=PublishingJob.Kind.INCREMENTAL,
+        status=PublishingJob.Status.FAILED,
+        written_at=timezone.now(),
+        finished_at=timezone.now(),
+    )
+    written = tmp_path / "1234567.ALMAD.failed.001.mrc"
+    written.write_bytes(b"x" * 10)
+    JobFile.objects.create(
+        job=failed, sequence=1, name=written.name, bytes=10, sha256="0" * 64, local_path=written
+    )
+
+    client.force_login(superuser)
+    response = client.post(reverse("profiles:reconciliation", args=[profile.pk]))
+
+    assert response["Location"] == reverse("profiles:job", args=[failed.pk])
+    failed.refresh_from_db()
+    assert failed.status == PublishingJob.Status.QUEUED
+    # The republish waits for the retry: no job of its own yet, but its set is made.
+    assert not PublishingJob.objects.filter(kind=PublishingJob.Kind.REPUBLISH_SET).exists()
+    assert list(BibSet.objects.get().bibs().values_list("pk", flat=True)) == [missing.pk]
+    entry = AuditEntry.objects.get(action="profiles.reconcile.republished")
+    assert entry.data["retry"] == failed.pk
+    assert f"job {failed.pk} retried first" in entry.message

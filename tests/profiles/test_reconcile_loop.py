@@ -111,7 +111,7 @@ def test_a_stale_holding_is_deleted_again_by_republish_these(demo_exchange):
     assert before.counts[STALE] == 1 and before.total == 1, before.differences
     assert before.republishable() == [withdrawn.pk]
 
-    job = republish_differences(profile)
+    job = republish_differences(profile).job
     job = run_job_now(job, sleep=lambda s: None)
     assert job.status == PublishingJob.Status.SUCCEEDED, job.failure_message
     (outcome,) = job.records.all()
