@@ -342,6 +342,7 @@ class IncomingFileAdmin(ReadOnlyMixin, BigTableAdmin):
         "holdings_deleted",
         "unresolved",
         "staged",
+        "created",
         "exceptions",
     ]
     list_filter = ["status", "used_default_collection", "institution"]
@@ -367,6 +368,7 @@ class IncomingFileAdmin(ReadOnlyMixin, BigTableAdmin):
         "holdings_deleted",
         "unresolved",
         "staged",
+        "created",
         "exceptions",
     ]
 

@@ -148,7 +148,9 @@ class Collection(models.Model):
         "limit added records to WorldCat staging",
         default=True,
         help_text="Yes: records without a usable OCLC number go to Staging with a provisional "
-        "number, reported in the unresolved cross-reference.",
+        "number, reported in the unresolved cross-reference. No: such a record that meets the "
+        "standard (it has a 245) is added to WorldCat under a new OCLC number, reported in the "
+        "cross-reference; a sparse one still goes to Staging.",
     )
     replace_records = models.BooleanField(
         "replace records in WorldCat",
@@ -299,6 +301,9 @@ class IncomingFile(models.Model):
     holdings_deleted = models.PositiveIntegerField(default=0)
     unresolved = models.PositiveIntegerField(default=0)
     staged = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(
+        "records created", default=0, help_text="Original records added to WorldCat."
+    )
     exceptions = models.PositiveIntegerField(default=0)
 
     objects = IncomingFileQuerySet.as_manager()

@@ -5,8 +5,12 @@
 2. For each record take the local system number (001) and the OCLC number (035 $a "(OCoLC)").
 3. LDR/05 = d with "use record status" on cancels the institution's holding; anything else sets
    it, on the surviving record when the number was merged.
-4. No usable OCLC number: "unresolved"; with "limit added records to WorldCat staging" on, the
-   record is added to Staging with a provisional number (unresolved cross-reference).
+4. No usable OCLC number (an original record): with "limit added records to WorldCat staging"
+   on, it is "unresolved" and added to Staging with a provisional number (unresolved
+   cross-reference). With it off, an original that meets the standard (it has a 245) is added
+   to WorldCat under a new OCLC number ("create"), the holding is set and the cross-reference
+   gives the new number; one that does not (a sparse record) is unresolved and goes to Staging
+   all the same. A delete without a number is unresolved and changes nothing.
 5. Write OCLC's four reports, store them, and count what happened.
 
 Everything for one file happens in one transaction, under a row lock on the institution, so two
@@ -58,6 +62,7 @@ class Entry:
     incoming_ocn: str
     is_delete: bool
     title: str
+    sparse: bool = False
 
 
 @dataclass
@@ -67,6 +72,7 @@ class Outcome:
     holdings_deleted: int = 0
     unresolved: int = 0
     staged: int = 0
+    created: int = 0
     exceptions: int = 0
     processing: list[str] = field(default_factory=list)
     exception_lines: list[str] = field(default_factory=list)
@@ -80,6 +86,7 @@ class Outcome:
             "holdings_deleted": self.holdings_deleted,
             "unresolved": self.unresolved,
             "staged": self.staged,
+            "created": self.created,
             "exceptions": self.exceptions,
         }
 
@@ -111,6 +118,7 @@ class FileProcessor:
         self.now = now
         self.outcome = Outcome()
         self._next_provisional: int | None = None
+        self._next_number: int | None = None
 
     def key(self, seq: int) -> str:
         return record_key(
@@ -226,7 +234,8 @@ class FileProcessor:
                 incoming_ocn,
             )
             return None
-        if not record.get_fields("245"):
+        sparse = not record.get_fields("245")
+        if sparse:
             self.add_exception(
                 read.seq,
                 Problem("Validation Error", "MINOR", "Record is sparse."),
@@ -241,6 +250,7 @@ class FileProcessor:
             incoming_ocn=incoming_ocn,
             is_delete=self.collection.use_record_status and status == "d",
             title=title,
+            sparse=sparse,
         )
 
     def apply(self, chunk: list[Entry]) -> None:
@@ -261,6 +271,15 @@ class FileProcessor:
         }
         state: dict[int, Holding | None] = {}
         for entry in chunk:
+            if entry.ocn is None and self.creates(entry):
+                entry.ocn = self.new_oclc_number()
+                survivors[entry.ocn] = WorldCatRecord.objects.create(
+                    oclc_number=entry.ocn,
+                    title=entry.title,
+                    source=WorldCatRecord.Source.INCOMING,
+                    created_by_file=self.incoming,
+                )
+                self.outcome.created += 1
             if entry.ocn is None:
                 self.unresolved(entry)
             elif entry.is_delete:
@@ -293,7 +312,12 @@ class FileProcessor:
                 state[survivor.pk] = holding
                 self.outcome.holdings_set += 1
                 merged = survivor.oclc_number != entry.ocn
-                action = "replace" if self.collection.replace_records and not merged else "match"
+                if not entry.incoming_ocn:
+                    action = "create"
+                elif self.collection.replace_records and not merged:
+                    action = "replace"
+                else:
+                    action = "match"
                 self.add_result(entry, str(survivor.oclc_number), action)
                 self.outcome.xref.append(f"{_report_value(entry.lsn)}\t{survivor.oclc_number}")
         self.flush(state, original)
@@ -307,9 +331,14 @@ class FileProcessor:
         changed = [h for h in state.values() if h is not None and h.pk is not None]
         Holding.objects.bulk_update(changed, ["local_system_number", "set_by_file", "set_at"])
 
+    def creates(self, entry: Entry) -> bool:
+        """Whether an original record (no OCLC number) is added to WorldCat itself: only with
+        Staging not limiting added records, and only a record that meets the standard."""
+        return not (self.collection.limit_to_staging or entry.is_delete or entry.sparse)
+
     def unresolved(self, entry: Entry) -> None:
         self.outcome.unresolved += 1
-        if entry.is_delete or not self.collection.limit_to_staging:
+        if entry.is_delete:
             self.add_result(entry, "", "unresolved")
             return
         staged = WorldCatRecord.objects.create(
@@ -321,6 +350,20 @@ class FileProcessor:
         self.outcome.staged += 1
         self.add_result(entry, str(staged.oclc_number), "unresolved")
         self.outcome.unresolved_xref.append(f"{_report_value(entry.lsn)}\t{staged.oclc_number}")
+
+    def new_oclc_number(self) -> int:
+        """The next OCLC number WorldCat gives a record it creates: above every real number
+        (provisional Staging numbers are drawn apart, from PROVISIONAL_BASE up)."""
+        if self._next_number is None:
+            highest = WorldCatRecord.objects.filter(oclc_number__lt=PROVISIONAL_BASE).aggregate(
+                n=Max("oclc_number")
+            )["n"]
+            self._next_number = (highest or 0) + 1
+        if self._next_number >= PROVISIONAL_BASE:
+            raise ProcessingError("The emulated WorldCat has run out of OCLC numbers.")
+        number = self._next_number
+        self._next_number += 1
+        return number
 
     def provisional_number(self) -> int:
         if self._next_provisional is None:
@@ -367,7 +410,8 @@ def process_file(incoming: IncomingFile, *, now: datetime | None = None) -> Inco
                 target=incoming,
                 message=f"Processed {incoming.file_name} under collection "
                 f"{collection.collection_id}: {outcome.holdings_set} holdings set, "
-                f"{outcome.holdings_deleted} deleted, {outcome.unresolved} unresolved, "
+                f"{outcome.holdings_deleted} deleted, {outcome.created} created, "
+                f"{outcome.unresolved} unresolved, "
                 f"{outcome.exceptions} exceptions.",
                 data=outcome.counts(),
             )

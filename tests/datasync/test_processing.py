@@ -134,15 +134,47 @@ def test_records_without_an_oclc_number_go_to_staging_with_a_provisional_number(
     )
 
 
-def test_records_without_an_oclc_number_are_only_unresolved_when_staging_is_off(collection, upload):
+def test_with_staging_off_an_original_is_added_to_worldcat_under_a_new_number(collection, upload):
     Collection.objects.filter(pk=collection.pk).update(limit_to_staging=False)
+    WorldCatRecord.objects.create(oclc_number=10699336, title="Meine Botschafterzeit")
 
-    incoming = upload(f"{collection.collection_id}.ALMAD.new.mrc", [marc_record("991")])
+    incoming = upload(
+        f"{collection.collection_id}.ALMAD.new.mrc",
+        [
+            marc_record("991", title="An original /"),
+            marc_record("992", "(OCoLC)10699336"),
+            marc_record("993", title=None),  # sparse: no 245
+            marc_record("994", status="d"),  # a delete without a number
+            marc_record("995", title="Another original /"),
+        ],
+    )
 
-    assert not WorldCatRecord.objects.exists()
-    assert incoming.unresolved == 1 and incoming.staged == 0
-    assert report(incoming, Report.Kind.PROCESSING)[0].endswith("|991|||unresolved")
-    assert report(incoming, Report.Kind.UNRESOLVED_XREF) == []
+    created = list(WorldCatRecord.objects.filter(source="incoming").order_by("oclc_number"))
+    assert [(r.oclc_number, r.title) for r in created] == [
+        (10699337, "An original /"),
+        (10699338, "Another original /"),
+    ]
+    assert holdings_of(collection.institution) == {
+        10699336: "992",
+        10699337: "991",
+        10699338: "995",
+    }
+    assert report(incoming, Report.Kind.XREF) == [
+        "991\t10699337",
+        "992\t10699336",
+        "995\t10699338",
+    ]
+    processing = report(incoming, Report.Kind.PROCESSING)
+    assert processing[0].endswith("|991||10699337|create")
+    assert processing[4].endswith("|995||10699338|create")
+    # The sparse original is unresolved and goes to Staging all the same; the delete changes
+    # nothing.
+    (staged,) = WorldCatRecord.objects.filter(source="staging")
+    assert report(incoming, Report.Kind.UNRESOLVED_XREF) == [f"993\t{staged.oclc_number}"]
+    assert processing[2].endswith(f"|993||{staged.oclc_number}|unresolved")
+    assert processing[3].endswith("|994|||unresolved")
+    assert any("Record is sparse." in line for line in report(incoming, Report.Kind.EXCEPTION))
+    assert (incoming.created, incoming.unresolved, incoming.staged) == (2, 2, 1)
 
 
 def test_a_record_with_a_broken_structure_is_an_exception_and_the_rest_is_processed(

@@ -126,3 +126,35 @@ def test_a_stale_holding_is_deleted_again_by_republish_these(demo_exchange):
     assert reconcile(profile).total == 0
     ledger = PublishedRecord.objects.get(profile=profile, bib=withdrawn)
     assert (ledger.status, ledger.oclc_numbers, ledger.job_id) == ("deleted", "10699347", job.pk)
+
+
+def test_with_staging_off_an_original_gets_a_new_number_that_comes_back_to_the_bib(
+    demo_exchange,
+):
+    from datasync.models import Collection, WorldCatRecord
+
+    profile = demo_exchange
+    Collection.objects.update(limit_to_staging=False)
+    original = make_bib(oclc=None)
+    job = republish(profile, [original])
+    assert job.status == PublishingJob.Status.SUCCEEDED, job.failure_message
+
+    # OCLC added it to WorldCat under a new number and set the holding on it.
+    (holding,) = Holding.objects.filter(institution__symbol="ALMAD")
+    new_number = holding.record.oclc_number
+    assert holding.local_system_number == str(original.mms_id)
+    assert holding.record.source == WorldCatRecord.Source.INCOMING
+    assert new_number < 8_000_000_000  # a real number, not a provisional Staging one
+
+    summary = fetch_reports(profile)
+    assert summary.counts["added"] == 1
+    original.refresh_from_db()
+    assert original.oclc_numbers == str(new_number)
+
+    # The next Incremental sends it with its number: OCLC matches it, nothing new is created.
+    job = run_job_now(request_job(profile, "incremental", enqueue=False), sleep=lambda s: None)
+    assert job.status == PublishingJob.Status.SUCCEEDED, job.failure_message
+    assert job.count_changed == 1
+    assert WorldCatRecord.objects.filter(source=WorldCatRecord.Source.INCOMING).count() == 1
+    after = reconcile(profile)
+    assert after.total == 0 and after.without_number == 0, after.differences
