@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import BinaryField, Case, F, FilteredRelation, Q, Value, When
@@ -40,8 +40,10 @@ COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):
+    """One candidate bib with the profile's ledger row. A tuple, not a dataclass: a Full makes
+    a million of them, and a tuple is made several times faster."""
+
     bib_id: int
     mms_id: int
     # None when the row will not be sent (see bytes_not_needed): its bytes are not read.
@@ -61,8 +63,7 @@ class Row:
         return self.ledger_status == PUBLISHED
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     outcome: str
     reason: str = ""
     # LDR/05 to send (n, c, d), or "" when nothing is sent.
