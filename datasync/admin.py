@@ -38,6 +38,18 @@ class CappedCountPaginator(Paginator):
         return self.object_list[: self.CAP + 1].count()
 
 
+# What processing counted in a file: a column of the file list and a field of its page.
+FILE_COUNTS = [
+    "records",
+    "holdings_set",
+    "holdings_deleted",
+    "unresolved",
+    "staged",
+    "created",
+    "exceptions",
+]
+
+
 class BigTableAdmin(admin.ModelAdmin):
     paginator = CappedCountPaginator
     show_full_result_count = False
@@ -337,13 +349,7 @@ class IncomingFileAdmin(ReadOnlyMixin, BigTableAdmin):
         "collection_id_display",
         "status",
         "received_at",
-        "records",
-        "holdings_set",
-        "holdings_deleted",
-        "unresolved",
-        "staged",
-        "created",
-        "exceptions",
+        *FILE_COUNTS,
     ]
     list_filter = ["status", "used_default_collection", "institution"]
     list_select_related = ["institution", "collection"]
@@ -363,13 +369,7 @@ class IncomingFileAdmin(ReadOnlyMixin, BigTableAdmin):
         "superseded_by",
         "size",
         "sha256",
-        "records",
-        "holdings_set",
-        "holdings_deleted",
-        "unresolved",
-        "staged",
-        "created",
-        "exceptions",
+        *FILE_COUNTS,
     ]
 
     @admin.display(description="collection", ordering="collection__collection_id")
