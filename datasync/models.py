@@ -15,6 +15,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from config.validators import no_control_characters
+
 from .names import symbol_in_file_name
 
 symbol_validator = RegexValidator(
@@ -33,7 +35,7 @@ class Institution(models.Model):
     symbol = models.CharField(
         "OCLC symbol", max_length=10, unique=True, validators=[symbol_validator]
     )
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[no_control_characters])
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -109,7 +111,7 @@ class Collection(models.Model):
         max_length=20, choices=DataSyncType.choices, default=DataSyncType.BIBLIOGRAPHIC
     )
     # Properties
-    name = models.CharField("collection name", max_length=200)
+    name = models.CharField("collection name", max_length=200, validators=[no_control_characters])
     group = models.BooleanField(
         default=False, help_text="Yes only for multi-college (group) Alma institutions."
     )
@@ -229,7 +231,7 @@ class Collection(models.Model):
 
 class CollectionContact(models.Model):
     collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="contacts")
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[no_control_characters])
     email = models.EmailField()
     phone = models.CharField(max_length=50, blank=True)
 

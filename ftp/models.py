@@ -12,6 +12,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 
+from config.validators import no_control_characters
+
 from .fields import EncryptedTextField
 
 SECRET_FIELDS = ("password", "private_key", "passphrase")
@@ -86,7 +88,7 @@ class SftpConnection(models.Model):
         PASSWORD = "password", "Username/password"
         KEY = "key", "Key"
 
-    name = models.CharField("Name", max_length=100, unique=True)
+    name = models.CharField("Name", max_length=100, unique=True, validators=[no_control_characters])
     description = models.TextField("Description", blank=True)
     server = models.CharField(
         "Server", max_length=255, help_text="Host name or IP address, e.g. filex-m1.oclc.org."

@@ -13,6 +13,7 @@ from django.db import models
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from config.validators import no_control_characters
 from ftp.models import path_problem
 
 DEFAULT_PROFILE_NAME = "Publish bibliographic records (DataSync) to OCLC"
@@ -74,7 +75,11 @@ class PublishingProfile(models.Model):
 
     # Profile Details
     name = models.CharField(
-        "Profile name", max_length=200, unique=True, default=DEFAULT_PROFILE_NAME
+        "Profile name",
+        max_length=200,
+        unique=True,
+        default=DEFAULT_PROFILE_NAME,
+        validators=[no_control_characters],
     )
     description = models.TextField(
         "Profile description", blank=True, default=DEFAULT_PROFILE_DESCRIPTION

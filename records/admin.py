@@ -12,6 +12,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from config.validators import no_control_characters
+
 from . import actions
 from .admin_jobs import ImportJobAdmin, SyncJobAdmin  # noqa: F401 - registers the job admins
 from .jobs import enqueue
@@ -168,7 +170,12 @@ class AddToSetForm(forms.Form):
         required=False,
         label="Existing itemized set",
     )
-    new_name = forms.CharField(required=False, max_length=200, label="or a new set named")
+    new_name = forms.CharField(
+        required=False,
+        max_length=200,
+        label="or a new set named",
+        validators=[no_control_characters],
+    )
 
     def clean(self):
         data = super().clean()
@@ -332,7 +339,7 @@ class HoldingAdmin(admin.ModelAdmin):
 
 
 class SaveSearchForm(forms.Form):
-    name = forms.CharField(max_length=200)
+    name = forms.CharField(max_length=200, validators=[no_control_characters])
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
     def clean_name(self):

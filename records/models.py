@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import connection, models
 from django.urls import reverse
 
+from config.validators import no_control_characters
+
 from .changes import ChangeCounter  # noqa: F401 - model registered with this app
 from .marc import BibSummary, content_hash, parse, summarize
 
@@ -243,7 +245,7 @@ class BibSet(models.Model):
         ITEMIZED = "itemized", "Itemized"
         LOGICAL = "logical", "Logical (saved search)"
 
-    name = models.CharField(max_length=200, unique=True)
+    name = models.CharField(max_length=200, unique=True, validators=[no_control_characters])
     description = models.TextField(blank=True)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.ITEMIZED)
     # Logical sets: the record list's filter parameters (see records.search.search_bibs).

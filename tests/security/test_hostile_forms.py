@@ -29,9 +29,12 @@ ODD_UNICODE = ["ＡＬＭＡＤ", "\u202eDAMLA", "A\u0301B", "\U0001f642", "\ufe
 CATEGORIES = {"traversal": TRAVERSAL, "control": CONTROL, "huge": HUGE, "unicode": ODD_UNICODE}
 
 
-# Names are free text, shown HTML-escaped and never used as a path or a header: any of these may
-# be stored, but only exactly as typed (Django itself refuses NUL and over-long values).
+# Free text is shown HTML-escaped and never used as a path or a header: any of these may be
+# stored, but only exactly as typed (Django itself refuses NUL and over-long values).
 FREE_TEXT = ("traversal", "unicode", "control")
+# A name is one line (it heads pages and lists, audit entries and e-mail subjects): the same,
+# except that control characters are refused.
+NAMES = ("traversal", "unicode")
 
 
 def hostile(*accepted: str):
@@ -104,7 +107,12 @@ def test_the_connection_form_accepts_the_valid_base_payload(admin_client):
 
 @pytest.mark.parametrize(
     "field, accepted",
-    [("server", ()), ("sub_directory", ()), ("username", ("traversal", "unicode"))],
+    [
+        ("server", ()),
+        ("sub_directory", ()),
+        ("username", ("traversal", "unicode")),
+        ("name", NAMES),
+    ],
 )
 def test_the_connection_form_refuses_hostile_servers_folders_and_logins(
     admin_client, field, accepted
@@ -151,6 +159,7 @@ def test_the_profile_form_accepts_the_valid_base_payload(admin_client):
 @pytest.mark.parametrize(
     "field, accepted",
     [
+        ("name", NAMES),
         ("oclc_symbol", ()),
         ("collection_id", ()),
         ("sub_directory", ("unicode",)),
@@ -207,7 +216,7 @@ def bibs():
 def test_set_names_through_the_set_form_are_refused_or_stored_as_typed(admin_client):
     stored = [
         attempt(admin_client, "/admin/records/bibset/add/", {}, BibSet, "name", v, ok)
-        for _, v, ok in hostile(*FREE_TEXT)
+        for _, v, ok in hostile(*NAMES)
     ]
     assert "stored" in stored and "refused" in stored
 
@@ -220,7 +229,7 @@ def test_set_names_through_add_to_set_and_save_search_are_refused_or_stored_as_t
         ACTION_CHECKBOX_NAME: [str(b.pk) for b in bibs],
         "confirmed": "yes",
     }
-    for _, value, ok in hostile(*FREE_TEXT):
+    for _, value, ok in hostile(*NAMES):
         before = BibSet.objects.count()
         response = admin_client.post("/admin/records/bib/", {**add_to_set, "new_name": value})
         assert response.status_code in (200, 302)
@@ -365,7 +374,7 @@ def test_the_collection_form_accepts_the_valid_base_payload(admin_client, oclc_i
     [
         ("oclc_number_location", ()),
         ("local_system_number_location", ()),
-        ("name", FREE_TEXT),
+        ("name", NAMES),
         ("system_name", FREE_TEXT),
     ],
 )
