@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
@@ -14,10 +16,13 @@ from django.views.decorators.http import require_http_methods
 from audit.models import AuditEntry
 
 from . import actions
-from .marc import FIELD_TERMINATOR, SUBFIELD_DELIMITER, iter_directory
+from .marc import FIELD_TERMINATOR, SUBFIELD_DELIMITER, MarcStructureError, iter_directory
+from .mnemonic import MnemonicError, from_text, to_text
 from .models import Bib, ExportTag, Holding, pk_from_mms_id
 
 AUDIT_PAGE = 50
+# Far above any real record in the editor's text (ISO 2709 stops at 99,999 bytes).
+MAX_EDITOR_TEXT = 400_000
 BIB_HISTORY_TEMPLATE = "profiles/_bib_history.html"
 
 
@@ -121,6 +126,67 @@ def bib_detail(request: HttpRequest, mms_id: int) -> HttpResponse:
         "opts": Bib._meta,
     }
     return render(request, "records/bib_detail.html", context)
+
+
+@staff_member_required
+@require_http_methods(["GET", "POST"])
+def bib_marc_edit(request: HttpRequest, mms_id: int) -> HttpResponse:
+    """Edit a record's MARC as text (records.mnemonic). The 001 stays the MMS ID; a record
+    changed by someone else since the editor was opened is not overwritten."""
+    bib = get_object_or_404(Bib, mms_id=mms_id)
+    if not request.user.has_perm("records.change_bib"):
+        raise PermissionDenied
+    if bib.is_deleted:
+        messages.error(request, "The record is deleted: restore it before editing its MARC.")
+        return redirect(bib.get_absolute_url())
+    current = hashlib.sha256(bytes(bib.marc)).hexdigest()
+    text, base, problems = to_text(bytes(bib.marc)), current, []
+    if request.method == "POST":
+        text = request.POST.get("marc", "")
+        base = request.POST.get("base", "")
+        problems = _save_marc(request, bib, text, base, current)
+        if not problems:
+            return redirect(bib.get_absolute_url())
+    context = {
+        **admin.site.each_context(request),
+        "title": f"Edit MARC: {bib.title or bib.mms_id}",
+        "bib": bib,
+        "text": text,
+        "base": base,
+        "problems": problems,
+        "opts": Bib._meta,
+    }
+    return render(request, "records/marc_edit.html", context, status=400 if problems else 200)
+
+
+def _save_marc(request: HttpRequest, bib: Bib, text: str, base: str, current: str) -> list[str]:
+    """Save the edited text; the problems that kept it from being saved, if any."""
+    if len(text) > MAX_EDITOR_TEXT:
+        return [f"The text is {len(text):,} characters; a MARC record is far shorter."]
+    if base != current:
+        return [
+            "The record was changed by someone else (or by an import) since you opened the "
+            "editor, so your text was not saved. Your text is below: open the record again "
+            "in another tab, compare, and save your changes on top of the current version."
+        ]
+    try:
+        record = from_text(text)
+    except MnemonicError as exc:
+        return exc.problems
+    given = record.get("001")
+    if given is not None and (given.data or "").strip() != str(bib.mms_id):
+        return [f"001 is this record's MMS ID ({bib.mms_id}) and cannot be changed here."]
+    try:
+        changed = actions.update_marc(bib, record, actor=request.user, source="MARC editor")
+    except MarcStructureError as exc:
+        return [f"The record cannot be stored: {exc}."]
+    if changed:
+        messages.success(
+            request, "MARC saved. Publishing profiles send the change with their next job."
+        )
+    else:
+        messages.info(request, "Nothing was changed.")
+    return []
 
 
 def _optional_template(name: str) -> str | None:

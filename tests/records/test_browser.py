@@ -72,3 +72,27 @@ def test_librarian_tags_records_sets_them_aside_and_synchronizes_the_set(
         "Laptop charger",
         "Already published",
     }
+
+
+@pytest.mark.browser
+def test_librarian_corrects_a_title_in_the_marc_editor(page, transactional_db, superuser):
+    bib = make_bib("Teh title with a typo")
+    login(page, superuser.username, PASSWORD)
+    page.goto(bib.get_absolute_url())
+    page.get_by_role("link", name="Edit MARC").click()
+    editor = page.get_by_label("MARC record")
+    text = editor.input_value()
+    assert "=245  10$aTeh title with a typo" in text
+
+    editor.fill(text.replace("=245  10$aTeh title", "=245  10$aThe title").replace("=001", "001"))
+    page.click("input[type=submit][value=Save]")
+    page.get_by_text("The record was not saved:").wait_for()
+    assert page.get_by_text("a field starts with “=”").is_visible()
+
+    fixed = page.get_by_label("MARC record").input_value().replace("\n001", "\n=001")
+    page.get_by_label("MARC record").fill(fixed)
+    page.click("input[type=submit][value=Save]")
+    page.get_by_text("MARC saved.").wait_for()
+    assert page.locator(".marc-view").get_by_text("The title with a typo").is_visible()
+    bib.refresh_from_db()
+    assert bib.title == "The title with a typo"

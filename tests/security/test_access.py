@@ -45,6 +45,7 @@ PUBLIC = {
 CUSTOM = {
     "records:audit": ("records", VIEW),  # the catalogue's own changes only
     "records:bib": ("records", VIEW),
+    "records:bib_marc": ("records", CHANGE),
     "profiles:jobs": ("profiles", VIEW),
     "profiles:job": ("profiles", VIEW),
     "profiles:job_progress": ("profiles", VIEW),
