@@ -63,6 +63,7 @@ __all__ = [
 
 logger = logging.getLogger("ftp.transfer")
 PROBE_CONTENT = b"Alma publishing: S/FTP connection test. Safe to delete.\n"
+KEEPALIVE_S = 15
 
 
 def _transfer(connection: SftpConnection, sub_directory: str, timeout: float) -> Transfer:
@@ -105,6 +106,8 @@ class OpeningTransfer:
     def _open(self, connection, sub_directory: str, timeout: float) -> None:
         try:
             self._transfer = open_transfer(connection, sub_directory=sub_directory, timeout=timeout)
+            # While it waits, keep firewalls and NAT from taking the session for dead.
+            self._transfer.keep_alive(KEEPALIVE_S)
         except BaseException as exc:  # handed to take(), in the caller's thread
             self._error = exc
 

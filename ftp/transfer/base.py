@@ -236,6 +236,10 @@ class Transfer:
             )
         return RemoteFile(name=remote_name, path=path, size=size)
 
+    def keep_alive(self, interval: float) -> None:
+        """Send a keepalive every `interval` seconds while the session is idle, where the
+        protocol has one (SSH); plain FTP has none and relies on the check in `alive`."""
+
     def alive(self) -> bool:
         """Whether the session still answers (one cheap round trip): a session opened ahead
         of time may have been dropped by the server while it waited."""

@@ -236,6 +236,10 @@ class SftpTransfer(Transfer):
     def _rename(self, source, target):
         self._sftp.posix_rename(source, target)
 
+    def keep_alive(self, interval: float) -> None:
+        if self._transport is not None:
+            self._transport.set_keepalive(int(interval))
+
     def _ping(self):
         if self._sftp is None or not self._transport.is_active():
             raise EOFError("the session is closed")

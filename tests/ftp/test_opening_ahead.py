@@ -41,8 +41,18 @@ def counted_logins(monkeypatch):
     return calls
 
 
-def test_deliver_uploads_over_the_session_opened_ahead(sftp_connection, sshd, tmp_path, caplog):
+def test_deliver_uploads_over_the_session_opened_ahead(
+    sftp_connection, sshd, tmp_path, caplog, monkeypatch
+):
     caplog.set_level(logging.INFO, logger="ftp.transfer")
+    intervals = []
+    original = SftpTransfer.keep_alive
+
+    def keep_alive(self, interval):
+        intervals.append(interval)
+        original(self, interval)
+
+    monkeypatch.setattr(SftpTransfer, "keep_alive", keep_alive)
     opening = OpeningTransfer(sftp_connection)
     local = write_file(tmp_path / "1234567.XYZ.1.mrc", 100_000)
 
@@ -52,6 +62,7 @@ def test_deliver_uploads_over_the_session_opened_ahead(sftp_connection, sshd, tm
     assert sshd.local_path(remote.path).read_bytes() == local.read_bytes()
     assert logins(caplog) == 1
     assert opening_threads() == []
+    assert intervals == [15]  # the waiting session sends SSH keepalives
 
 
 def test_a_wrong_password_opened_ahead_fails_once_and_is_not_retried(
