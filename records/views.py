@@ -7,6 +7,7 @@ import hashlib
 from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import TemplateDoesNotExist
@@ -163,12 +164,6 @@ def _save_marc(request: HttpRequest, bib: Bib, text: str, base: str, current: st
     """Save the edited text; the problems that kept it from being saved, if any."""
     if len(text) > MAX_EDITOR_TEXT:
         return [f"The text is {len(text):,} characters; a MARC record is far shorter."]
-    if base != current:
-        return [
-            "The record was changed by someone else (or by an import) since you opened the "
-            "editor, so your text was not saved. Your text is below: open the record again "
-            "in another tab, compare, and save your changes on top of the current version."
-        ]
     try:
         record = from_text(text)
     except MnemonicError as exc:
@@ -176,10 +171,20 @@ def _save_marc(request: HttpRequest, bib: Bib, text: str, base: str, current: st
     given = record.get("001")
     if given is not None and (given.data or "").strip() != str(bib.mms_id):
         return [f"001 is this record's MMS ID ({bib.mms_id}) and cannot be changed here."]
-    try:
-        changed = actions.update_marc(bib, record, actor=request.user, source="MARC editor")
-    except MarcStructureError as exc:
-        return [f"The record cannot be stored: {exc}."]
+    with transaction.atomic():
+        # Compared under the row lock: an import committing between the check and the save
+        # cannot be overwritten.
+        locked = Bib.objects.select_for_update().get(pk=bib.pk)
+        if base != current or hashlib.sha256(bytes(locked.marc)).hexdigest() != current:
+            return [
+                "The record was changed by someone else (or by an import) since you opened the "
+                "editor, so your text was not saved. Your text is below: open the record again "
+                "in another tab, compare, and save your changes on top of the current version."
+            ]
+        try:
+            changed = actions.update_marc(locked, record, actor=request.user, source="MARC editor")
+        except MarcStructureError as exc:
+            return [f"The record cannot be stored: {exc}."]
     if changed:
         messages.success(
             request, "MARC saved. Publishing profiles send the change with their next job."
