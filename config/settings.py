@@ -257,3 +257,23 @@ LOGGING = {
         "asyncssh": {"level": "WARNING"},
     },
 }
+
+# --- Serving in production: static files, the health probe, where logs go ---------------------
+# The application serves its own static files (WhiteNoise), from STATIC_ROOT as filled by
+# `manage.py collectstatic`: every name carries a hash of its content, so browsers may keep a
+# file for a year and a new release can never be mixed with an old stylesheet, and gzip copies
+# are made once, at collect time. With DEBUG on, files come straight from the source folders.
+# WhiteNoise sits right after SecurityMiddleware, so static requests get the HTTPS redirect too;
+# the health probe comes first of all (config/health.py says why).
+MIDDLEWARE.insert(0, "config.health.HealthCheckMiddleware")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+# Logs go to stderr, always: stdout belongs to what a command prints (with --json, exactly one
+# JSON document that a script parses whole).
+LOGGING["handlers"]["console"]["stream"] = "ext://sys.stderr"

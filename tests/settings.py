@@ -1,7 +1,9 @@
 """Settings for the test suite: the project's own settings with test-only environment defaults.
 
-Nothing is overridden here; only variables the environment did not set get a value, so the suite
-runs on SQLite by default and on PostgreSQL when DATABASE_URL points at it.
+Only variables the environment did not set get a value, so the suite runs on SQLite by default and
+on PostgreSQL when DATABASE_URL points at it. One setting is overridden: static files are named as
+they are in the source, because the suite does not run collectstatic before every test;
+tests/deploy runs the production storage for real (collectstatic, then gunicorn).
 """
 
 import os
@@ -23,3 +25,8 @@ os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
 os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
 
 from config.settings import *  # noqa: E402,F401,F403
+
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
