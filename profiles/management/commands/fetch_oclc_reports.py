@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db.models import Q
 
+from config.commands import JsonCommand
 from profiles.models import PublishingProfile
 from profiles.xref import XrefError, fetch_reports
 
 
-class Command(BaseCommand):
+class Command(JsonCommand):
     help = (
         "Download the new xrefrpt/unresxrefrpt reports of PROFILE (name or id) over its S/FTP "
         "connection and write new or merged OCLC numbers into the records' 035. A report already "

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from config.commands import JsonCommand
 from profiles.engine import JobRefused
 from profiles.engine.runs import run_now
 from profiles.models import PublishingJob, PublishingProfile
 from records.models import BibSet
 
 
-class Command(BaseCommand):
+class Command(JsonCommand):
     help = "Run a publishing job for a profile now and report what it sent."
 
     def add_arguments(self, parser):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from config.commands import JsonCommand
 from records.importer import Importer, parse_holdings_option
 from records.models import ExportTag
 
 
-class Command(BaseCommand):
+class Command(JsonCommand):
     help = (
         "Import MARC records (binary or MARCXML, MARC-8 or UTF-8). A record whose 001 is an MMS "
         "ID of this catalogue updates that record. Exit status 1 when any record failed."
