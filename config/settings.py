@@ -22,11 +22,18 @@ if (BASE_DIR / ".env").is_file():
 
 DEBUG = env.bool("DEBUG", default=False)
 
+
 # Where the application keeps its own files: the SQLite database, development keys, the
 # published MARC files of every job and imported uploads.
-DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
-PUBLISH_DIR = Path(env.str("PUBLISH_DIR", default=str(DATA_DIR / "published"))).resolve()
-UPLOAD_DIR = Path(env.str("UPLOAD_DIR", default=str(DATA_DIR / "uploads"))).resolve()
+def _folder(name: str, default: Path) -> Path:
+    """A folder named by the environment. Unset or empty (.env.example lists them empty) means
+    the default: an empty value must never become the working directory."""
+    return Path(env.str(name, default="") or default).resolve()
+
+
+DATA_DIR = _folder("DATA_DIR", BASE_DIR / "var")
+PUBLISH_DIR = _folder("PUBLISH_DIR", DATA_DIR / "published")
+UPLOAD_DIR = _folder("UPLOAD_DIR", DATA_DIR / "uploads")
 
 
 def _development_secret(name: str, make) -> str:
@@ -157,7 +164,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(DATA_DIR / "static"))).resolve()
+STATIC_ROOT = _folder("STATIC_ROOT", DATA_DIR / "static")
 
 LOGIN_URL = "admin:login"
 LOGIN_REDIRECT_URL = "admin:index"
@@ -239,7 +246,7 @@ else:
 # The emulated OCLC file exchange (`manage.py oclc_filex`): where it listens and keeps files.
 OCLC_FILEX_HOST = env.str("OCLC_FILEX_HOST", default="127.0.0.1")
 OCLC_FILEX_PORT = env.int("OCLC_FILEX_PORT", default=2222)
-OCLC_FILEX_ROOT = Path(env.str("OCLC_FILEX_ROOT", default=str(DATA_DIR / "oclc-filex"))).resolve()
+OCLC_FILEX_ROOT = _folder("OCLC_FILEX_ROOT", DATA_DIR / "oclc-filex")
 
 LOGGING = {
     "version": 1,

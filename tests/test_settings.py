@@ -31,6 +31,22 @@ def test_debug_generates_a_development_secret_key_into_the_data_dir(tmp_path):
     assert len((tmp_path / "secret_key").read_text()) > 40
 
 
+def test_an_empty_folder_variable_means_its_default_never_the_working_directory(tmp_path):
+    # .env.example lists these empty; compose's env_file and systemd pass them on exactly so.
+    folders = ["PUBLISH_DIR", "UPLOAD_DIR", "STATIC_ROOT", "OCLC_FILEX_ROOT"]
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings", DEBUG="true")
+    env.update(dict.fromkeys(folders, ""), DATA_DIR=str(tmp_path))
+    show = "import django; django.setup(); from django.conf import settings as s; "
+    show += "; ".join(f"print(s.{name})" for name in folders)
+    shown = subprocess.run(
+        [sys.executable, "-c", show], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.split() == [
+        str(tmp_path / name) for name in ("published", "uploads", "static", "oclc-filex")
+    ]
+
+
 def test_a_bad_encryption_key_is_refused(tmp_path):
     result = _check(
         {"DEBUG": "false", "SECRET_KEY": "x" * 50, "FIELD_ENCRYPTION_KEYS": "not-a-key"}, tmp_path
