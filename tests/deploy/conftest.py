@@ -4,6 +4,7 @@ production settings (config.settings, DEBUG off, HTTPS defaults), on the test da
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -22,7 +23,20 @@ from tests.profiles.conftest import make_profile, profile, sftp_connection  # no
 from tests.servers import free_port
 
 BASE_DIR = Path(settings.BASE_DIR)
-VENV_BIN = Path(sys.executable).parent
+UNITS = BASE_DIR / "deploy" / "systemd"
+# Where the systemd units expect the checkout (README "Deploying without containers").
+INSTALL_DIR = "/opt/alma-publishing"
+
+
+def unit_commands(unit: str) -> list[list[str]]:
+    """The ExecStart command lines of a unit in deploy/systemd, for this checkout instead of
+    INSTALL_DIR: the tests run exactly what systemd would run."""
+    commands = []
+    for line in (UNITS / unit).read_text().splitlines():
+        if line.startswith("ExecStart="):
+            argv = shlex.split(line.removeprefix("ExecStart="))
+            commands.append([arg.replace(INSTALL_DIR, str(BASE_DIR)) for arg in argv])
+    return commands
 
 
 def database_url() -> str:
@@ -118,21 +132,20 @@ def services() -> Iterator[list[Service]]:
         service.stop()
 
 
+def run_setup_unit(env: dict[str, str]) -> None:
+    """What alma-publishing-setup.service runs: collectstatic, migrate, setup_roles."""
+    for argv in unit_commands("alma-publishing-setup.service"):
+        done = subprocess.run(argv, env=env, cwd=BASE_DIR, capture_output=True, text=True)
+        assert done.returncode == 0, f"{argv}: {done.stderr}"
+
+
 def start_gunicorn(services: list[Service], env: dict[str, str], log_dir: Path) -> str:
-    """The web application as the Dockerfile and the systemd unit run it; returns its URL."""
+    """The web application as alma-publishing-web.service runs it (gunicorn.conf.py included),
+    on a free port instead of 8000; returns its URL."""
     port = free_port()
+    (argv,) = unit_commands("alma-publishing-web.service")
     service = Service(
-        "gunicorn",
-        [
-            str(VENV_BIN / "gunicorn"),
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-        ],
-        env,
-        log_dir / "gunicorn.log",
+        "gunicorn", [*argv, "--bind", f"127.0.0.1:{port}"], env, log_dir / "gunicorn.log"
     )
     services.append(service)
     service.wait_for_port(port)

@@ -1,10 +1,9 @@
-"""The application as an administrator deploys it, without containers: collectstatic, gunicorn with
-DEBUG off on PostgreSQL, the repository's Caddyfile terminating TLS in front, and Chromium.
+"""The application as an administrator deploys it, without containers: the systemd units'
+commands (collectstatic, migrate, setup_roles, then gunicorn) with DEBUG off on PostgreSQL, the
+repository's Caddyfile terminating TLS in front, and Chromium.
 
-What the Dockerfile, the compose file and the systemd units run, in the same order: collect the
-static files, start gunicorn on config.wsgi with the production settings, put the TLS proxy in
-front. The browser then logs in over HTTPS, sees the admin styled by its stylesheets, and watches
-a job page's progress script follow a real job to its end.
+The browser logs in over HTTPS, sees the admin styled by its stylesheets, and watches a job
+page's progress script follow a real job to its end.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from profiles.engine.jobs import request_job, run_job_now
 from tests.conftest import PASSWORD, login
 from tests.profiles.conftest import make_bib
 
-from .conftest import manage, start_caddy, start_gunicorn
+from .conftest import run_setup_unit, start_caddy, start_gunicorn
 
 pytestmark = [
     pytest.mark.browser,
@@ -52,8 +51,8 @@ def get(url: str, **headers: str):
 def test_behind_the_tls_proxy_the_admin_is_styled_and_a_job_page_follows_its_job(
     production_env, services, tmp_path, browser, superuser, profile
 ):
-    collected = manage(production_env, "collectstatic", "--noinput")
-    assert collected.returncode == 0, collected.stderr
+    run_setup_unit(production_env)
+    assert (tmp_path / "static" / "staticfiles.json").is_file()
     web = start_gunicorn(services, production_env, tmp_path)
 
     # Plain HTTP is sent to HTTPS; behind a proxy that says the request came over HTTPS, the
