@@ -10,6 +10,7 @@ no volume and no secret with the application.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -78,6 +79,19 @@ def test_docker_compose_validates_and_resolves_the_compose_file(compose_project)
     # gunicorn is reachable from this host only, unless the administrator opens it.
     (port,) = services["web"]["ports"]
     assert port == "127.0.0.1:8000:8000/tcp"
+
+
+def test_the_containers_look_for_static_files_where_the_image_collected_them(compose_project):
+    """.env (from .env.example) lists STATIC_ROOT empty, which means DATA_DIR/static, a volume
+    with no files in it: the compose file must point the application at the image's folder."""
+    dockerfile = (BASE_DIR / "Dockerfile").read_text()
+    (collected,) = re.findall(r"\bSTATIC_ROOT=(\S+)", dockerfile)
+    assert re.search(r"^RUN .*manage\.py collectstatic", dockerfile, re.MULTILINE)
+    checked = compose_config(compose_project, *ALL_PROFILES)
+    assert checked.returncode == 0, checked.stderr
+    services = yaml.safe_load(checked.stdout)["services"]
+    for name in ("migrate", "web", "worker", "rehearsal-setup"):
+        assert services[name]["environment"]["STATIC_ROOT"] == collected, name
 
 
 def test_the_rehearsal_exchange_has_its_own_volume_and_none_of_the_applications_secrets(
