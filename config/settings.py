@@ -23,14 +23,14 @@ if (BASE_DIR / ".env").is_file():
 DEBUG = env.bool("DEBUG", default=False)
 
 
-# Where the application keeps its own files: the SQLite database, development keys, the
-# published MARC files of every job and imported uploads.
 def _folder(name: str, default: Path) -> Path:
     """A folder named by the environment. Unset or empty (.env.example lists them empty) means
     the default: an empty value must never become the working directory."""
     return Path(env.str(name, default="") or default).resolve()
 
 
+# Where the application keeps its own files: the SQLite database, development keys, the
+# published MARC files of every job and imported uploads.
 DATA_DIR = _folder("DATA_DIR", BASE_DIR / "var")
 PUBLISH_DIR = _folder("PUBLISH_DIR", DATA_DIR / "published")
 UPLOAD_DIR = _folder("UPLOAD_DIR", DATA_DIR / "uploads")
