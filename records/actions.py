@@ -214,6 +214,28 @@ class _BibRef:
         return self._text
 
 
+def audit_repairs(
+    repaired: Iterable[tuple[int, int, str, Sequence[str]]], *, actor=None, source: str = ""
+) -> int:
+    """One audit entry per record the validation gate repaired on its way in (records.gate):
+    (pk, MMS ID, title, what was repaired) each; written in bulk, in the caller's transaction."""
+    return audit_many(
+        (
+            {
+                "action": "records.bib.repaired",
+                "target": _BibRef(pk, mms_id, title),
+                "message": f"Record {mms_id} repaired on import"
+                + (f" ({source})" if source else "")
+                + ": "
+                + "; ".join(repairs),
+                "data": {"repairs": list(repairs)},
+            }
+            for pk, mms_id, title, repairs in repaired
+        ),
+        actor=actor,
+    )
+
+
 @transaction.atomic
 def add_holding(
     bib: Bib, library: str, location: str, call_number: str = "", *, actor=None

@@ -30,7 +30,6 @@ from typing import TypedDict
 
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
-from pymarc.marc8 import MARC8ToUnicode
 
 from audit.log import record as audit
 
@@ -52,12 +51,19 @@ class ImportErrorEntry(TypedDict):
     message: str
 
 
+class RepairEntry(TypedDict):
+    file: str
+    position: str
+    what: str
+
+
 @dataclass
 class ImportResult:
     imported: int = 0
     updated: int = 0
     failed: int = 0
     errors: list[ImportErrorEntry] = field(default_factory=list)
+    repaired: list[RepairEntry] = field(default_factory=list)
     bytes_read: int = 0
 
     def as_json(self) -> dict:
@@ -66,6 +72,7 @@ class ImportResult:
             "updated": self.updated,
             "failed": self.failed,
             "errors": list(self.errors),
+            "repaired": list(self.repaired),
         }
 
 
@@ -91,6 +98,11 @@ class _Item:
     raw: RawRecord
     prepared: Prepared
 
+    @property
+    def repairs(self) -> list[str]:
+        """What the reader and the gate repaired, in that order."""
+        return self.raw.repairs + self.prepared.repairs
+
 
 class Importer:
     """Imports files into the catalogue; `result` accumulates over every file imported."""
@@ -110,7 +122,7 @@ class Importer:
         self.chunk_size = chunk_size
         self.progress = progress
         self.result = ImportResult()
-        self._converter = MARC8ToUnicode(quiet=True)
+        self._source = "import"
 
     # --- entry points --------------------------------------------------------------------
 
@@ -135,6 +147,7 @@ class Importer:
             self._import_stream(stream, name)
 
     def _import_stream(self, stream, name: str) -> None:
+        self._source = f"import of {name}"
         chunk: list[_Item] = []
         seen = 0
         for raw in read_records(stream):
@@ -144,11 +157,20 @@ class Importer:
                 self._fail(name, position_text(raw.position, raw.offset), raw.error)
                 continue
             try:
-                prepared = prepare(raw.data, converter=self._converter)
+                prepared = prepare(raw.data, unicode=raw.unicode)
             except RecordError as exc:
-                self._fail(name, position_text(raw.position, raw.offset), str(exc))
+                self._fail(name, position_text(raw.position, raw.offset), _refusal(raw, exc))
                 continue
-            chunk.append(_Item(raw, prepared))
+            item = _Item(raw, prepared)
+            for what in item.repairs:
+                self.result.repaired.append(
+                    {
+                        "file": name,
+                        "position": position_text(raw.position, raw.offset),
+                        "what": what,
+                    }
+                )
+            chunk.append(item)
             if len(chunk) >= self.chunk_size:
                 self._write(chunk, name)
                 chunk = []
@@ -211,7 +233,7 @@ class Importer:
                         self._fail(name, self._where(item), f"could not be stored: {exc}")
         for item in updates:
             try:
-                self._update(existing[candidates[item.raw.position]], item.prepared, name)
+                self._update(existing[candidates[item.raw.position]], item, name)
                 self.result.updated += 1
             except (DatabaseError, RecordError) as exc:
                 self._fail(name, self._where(item), f"could not update the record: {exc}")
@@ -237,6 +259,7 @@ class Importer:
         now = timezone.now()
         numbers: list[tuple] = []
         holdings: list[tuple] = []
+        repaired: list[tuple] = []
 
         def bib_rows():
             for item, pk in zip(items, ids, strict=True):
@@ -245,6 +268,8 @@ class Importer:
                 found = self._holdings_for(item.prepared)
                 numbers.extend((pk, n) for n in summary.oclc_numbers)
                 holdings.extend((pk, lib, loc, call, now) for lib, loc, call in found)
+                if item.repairs:
+                    repaired.append((pk, mms_id, summary.title, item.repairs))
                 # The derived columns as Bib.apply_marc sets them, without a model instance.
                 yield (
                     pk,
@@ -270,11 +295,17 @@ class Importer:
         _write_rows(
             Holding, ("bib_id", "library", "location", "call_number", "created_at"), holdings
         )
+        if repaired:
+            actions.audit_repairs(repaired, actor=self.actor, source=self._source)
 
-    def _update(self, bib: Bib, prepared: Prepared, name: str) -> None:
+    def _update(self, bib: Bib, item: _Item, name: str) -> None:
+        prepared = item.prepared
         with transaction.atomic():
             data, summary, _ = prepared.catalogue(bib.mms_id)
             actions.replace_marc(bib, data, summary, actor=self.actor, source=f"import of {name}")
+            if item.repairs:
+                repaired = [(bib.pk, bib.mms_id, summary.title, item.repairs)]
+                actions.audit_repairs(repaired, actor=self.actor, source=f"import of {name}")
             if self.export_tag and bib.export_tag != self.export_tag:
                 actions.set_export_tag([bib], self.export_tag, actor=self.actor, source="import")
             have = set(bib.holdings.values_list("library", "location", "call_number"))
@@ -299,6 +330,14 @@ BIB_COLUMNS = (
     "created_at",
     "updated_at",
 )
+
+
+def _refusal(raw: RawRecord, exc: RecordError) -> str:
+    """The gate's message, with the byte of the file at fault for a binary record (the bytes
+    a MARCXML record was rebuilt into are not the file's, so its message names the field)."""
+    if exc.offset is None or raw.unicode:
+        return str(exc)
+    return f"{exc} (byte {raw.offset + exc.offset} of the file)"
 
 
 def _write_rows(model, columns: tuple[str, ...], rows: Iterable[tuple]) -> None:

@@ -2,8 +2,9 @@
 
 The importer calls this for every record, so it avoids a full pymarc parse and re-serialisation:
 the directory is walked once, UTF-8 field data is validated and kept byte for byte, MARC-8 field
-data is converted subfield by subfield with pymarc's own MARC-8 tables, and the record is rebuilt
-with Alma's import rules (the same rules as `records.actions.catalogue_record`):
+data is converted subfield by subfield (records.marc8), every record passes the validation gate
+(records.gate: the careful path; the fast one accepts only what the gate accepts unchanged),
+and the record is rebuilt with Alma's import rules (as `records.actions.catalogue_record`):
 
 - the source 001 (with its 003) is kept in a 035 "(003)001", "(OCoLC)..." for OCLC control numbers;
 - 001 becomes the MMS ID and 003 is removed;
@@ -14,36 +15,28 @@ Everything else (field order, indicators, subfield order, empty subfields, 005) 
 
 from __future__ import annotations
 
-import contextlib
-import io
 import re
 from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import NamedTuple
 
-from pymarc.marc8 import MARC8ToUnicode
-
+from .gate import INDICATOR, RecordError, check_record
 from .marc import (
     FIELD_TERMINATOR,
     MAX_RECORD_LENGTH,
     RECORD_TERMINATOR,
     SUBFIELD_DELIMITER,
     BibSummary,
-    MarcStructureError,
     clean_heading,
     fields_hash,
-    iter_directory,
     normalize_oclc_number,
 )
+
+__all__ = ["Prepared", "RecordError", "prepare", "record_from_xml", "stored_problem"]
 
 FT = bytes([FIELD_TERMINATOR])
 SD = bytes([SUBFIELD_DELIMITER])
 RT = bytes([RECORD_TERMINATOR])
-# MARC 21 bibliographic record types (LDR/06); anything else is not a bib (or not MARC 21).
-BIB_RECORD_TYPES = set("acdefgijkmoprt")
-HOLDINGS_TYPES = set("uvxy")
-# C0 controls other than ESC (0x1B, MARC-8 only) and the field/subfield delimiters.
-_CONTROL = re.compile(rb"[\x00-\x1a\x1c\x1d]")
 _OCLC_CONTROL_PREFIXES = ("ocm", "ocn", "on")
 # Width of an MMS ID in the 001: used to check the 99,999-byte limit before an ID is allocated.
 MMS_ID_WIDTH = 16
@@ -52,10 +45,6 @@ _SUMMARY_TAGS = {b"245", b"100", b"110", b"111", b"130", b"035", b"040"}
 _AUTHOR_TAGS = (b"100", b"110", b"111", b"130")
 _TITLE_CODES = b"abnp"
 _AUTHOR_CODES = b"abcd"
-
-
-class RecordError(ValueError):
-    """A record that cannot be catalogued; the message says why, in a librarian's words."""
 
 
 @dataclass
@@ -67,6 +56,7 @@ class Prepared:
     source_id: str = ""
     source_org: str = ""
     holdings: list[tuple[str, str, str]] = field(default_factory=list)
+    repairs: list[str] = field(default_factory=list)  # what the gate repaired (records.gate)
 
     def catalogue(self, mms_id: int) -> Catalogued:
         """The stored bytes with 001 = `mms_id`, the summary and content hash of them."""
@@ -220,68 +210,7 @@ def holdings_from_852(fields: list[tuple[bytes, bytes]]) -> list[tuple[str, str,
     return holdings
 
 
-def _marc8_field(converter: MARC8ToUnicode, tag: bytes, data: bytes) -> bytes:
-    body = data[:-1] if data.endswith(FT) else data
-    if body.isascii() and b"\x1b" not in body:
-        return body + FT  # plain ASCII means the same in MARC-8 and UTF-8
-    if tag < b"010" and tag.isdigit():
-        # Control fields hold codes, not text; pymarc reads them as Latin-1, and so does this.
-        return body.decode("latin-1").encode() + FT
-    pieces = body.split(SD)
-    out = [pieces[0].decode("latin-1").encode()]
-    for piece in pieces[1:]:
-        if not piece:
-            out.append(b"")
-            continue
-        rest = piece[1:]
-        if rest.isascii() and b"\x1b" not in rest:
-            text = rest.decode()
-        else:
-            # pymarc reports broken multibyte sequences on stderr and substitutes a blank;
-            # here they fail the record instead of silently changing its text.
-            warnings = io.StringIO()
-            try:
-                # Each subfield starts in the default character sets, as in pymarc.
-                converter.g0, converter.g1 = MARC8ToUnicode.basic_latin, MARC8ToUnicode.ansel
-                with contextlib.redirect_stderr(warnings):
-                    text = converter.translate(rest)
-            except (IndexError, KeyError, TypeError, ValueError) as exc:
-                raise RecordError(
-                    f"field {tag.decode(errors='replace')} is not valid MARC-8 ({exc})"
-                ) from exc
-            if warnings.getvalue():
-                raise RecordError(
-                    f"field {tag.decode(errors='replace')} is not valid MARC-8 "
-                    f"({warnings.getvalue().strip()})"
-                )
-        out.append(piece[:1].decode("latin-1").encode() + text.encode())
-    return SD.join(out) + FT
-
-
-def _check_leader(data: bytes) -> bytes:
-    leader = data[:24]
-    # LDR/20-23 is rewritten as "4500"; junk there (seen in real exports) does no harm.
-    if _CONTROL.search(leader[:20]) or b"\x1b" in leader[:20]:
-        raise RecordError("the leader contains control characters")
-    if not leader.isascii() or not leader[:5].isdigit() or not leader[12:17].isdigit():
-        raise RecordError("not a MARC record: the leader's lengths are not numeric")
-    counts = leader[10:12]
-    if counts.isdigit() and counts != b"22":
-        raise RecordError(
-            f"not MARC 21: the leader declares indicator/subfield code lengths {counts.decode()} "
-            "(MARC 21 uses 22; UNIMARC or another format?)"
-        )
-    record_type = chr(leader[6])
-    if record_type in HOLDINGS_TYPES:
-        raise RecordError(f"LDR/06 {record_type!r}: a MARC 21 holdings record, not a bib record")
-    if record_type not in BIB_RECORD_TYPES:
-        raise RecordError(f"LDR/06 {record_type!r} is not a MARC 21 bibliographic record type")
-    return leader
-
-
-def prepare(
-    data: bytes, *, unicode: bool = False, converter: MARC8ToUnicode | None = None
-) -> Prepared:
+def prepare(data: bytes, *, unicode: bool = False) -> Prepared:
     """Validate one ISO 2709 record and bring it to UTF-8; raises RecordError with the reason.
 
     `unicode` says the data is UTF-8 whatever LDR/09 says (records rebuilt from MARCXML).
@@ -291,16 +220,38 @@ def prepare(
     fast = _prepare_utf8(data, unicode)
     if fast is not None:
         return fast
-    return _prepare_careful(data, unicode=unicode, converter=converter)
+    return _prepare_careful(data, unicode=unicode)
 
 
-# What the fast path accepts of a leader: numeric lengths, a bib record type (LDR/06),
-# "22" (LDR/10-11), printable ASCII up to LDR/19; LDR/20-23 is rewritten anyway.
+def stored_problem(data: bytes) -> str | None:
+    """Why a stored (or outgoing) record would not pass the gate today, or None.
+
+    Stored records are UTF-8 with LDR/09 = a; one that the gate would only repair is not
+    valid either (`manage.py check_records --repair` repairs it)."""
+    if data[9:10] != b"a":
+        return "LDR/09 is not 'a': a stored record must be UTF-8"
+    if _prepare_utf8(data, False) is not None:
+        return None
+    try:
+        prepared = _prepare_careful(data)
+    except RecordError as exc:
+        return str(exc)
+    if prepared.repairs:
+        return "; ".join(prepared.repairs) + " (check_records --repair repairs this)"
+    return None
+
+
+# What the fast path accepts of a leader: numeric lengths, the MARC 21 bibliographic values
+# (records.gate.LEADER_VALUES), "22" at LDR/10-11; LDR/20-23 is rewritten anyway.
 _FAST_LEADER = re.compile(
-    rb"[0-9]{5}[\x20-\x7e][acdefgijkmoprt][\x20-\x7e]{3}22[0-9]{5}[\x20-\x7e]{3}[\x00-\x7f]{4}"
+    rb"[0-9]{5}[0-9A-Za-z ][acdefgijkmoprt][abcdims][0-9A-Za-z ][ a]22[0-9]{5}"
+    rb"[0-9A-Za-z ]{3}[\x00-\x7f]{4}"
 )
-# A whole directory of 12-byte entries: alphanumeric tag, 4-digit length, 5-digit offset.
-_FAST_DIRECTORY = re.compile(rb"(?:[0-9A-Za-z]{3}[0-9]{9})+")
+# A whole directory of 12-byte entries: numeric tag (not 000), 4-digit length, 5-digit offset.
+_FAST_DIRECTORY = re.compile(rb"(?:(?!000)[0-9]{12})+")
+# Anything the gate looks at twice: a control character (or MARC-8's escape), a subfield
+# delimiter not followed by a lower-case letter or digit, U+FFFE or U+FFFF.
+_FAST_DOUBT = re.compile(rb"[\x00-\x1b\x1c\x1d]|\x1f(?![0-9a-z])|\xef\xbf[\xbe\xbf]")
 
 
 def _prepare_utf8(data: bytes, unicode: bool) -> Prepared | None:
@@ -321,7 +272,7 @@ def _prepare_utf8(data: bytes, unicode: bool) -> Prepared | None:
     if _FAST_DIRECTORY.fullmatch(directory) is None:
         return None
     body = data[base:-1]
-    if _CONTROL.search(body) is not None or b"\x1b" in body:
+    if _FAST_DOUBT.search(body) is not None:
         return None
     # A pure-ASCII body is valid UTF-8 with ASCII indicators: no per-field checks needed.
     # It also reads the same in MARC-8 (without escapes, MARC-8 is ASCII), so a MARC-8 record
@@ -341,15 +292,21 @@ def _prepare_utf8(data: bytes, unicode: bool) -> Prepared | None:
         value = data[start:end]
         if not value or value[-1] != FIELD_TERMINATOR:
             return None
+        if tag < b"010":
+            if SD in value:
+                return None
+        elif (
+            len(value) < 4
+            or value[2] != SUBFIELD_DELIMITER
+            or value[0] not in INDICATOR
+            or value[1] not in INDICATOR
+        ):
+            return None
         if not plain:
             try:
                 value.decode()
             except UnicodeDecodeError:
                 return None
-            if not (tag < b"010" and tag.isdigit()):
-                cut = value.find(SD)
-                if not (value[:cut] if cut >= 0 else value).isascii():
-                    return None
         if tag == b"001":
             if source_id is not None:
                 return None
@@ -376,63 +333,14 @@ def _prepare_utf8(data: bytes, unicode: bool) -> Prepared | None:
     )
 
 
-def _prepare_careful(
-    data: bytes, *, unicode: bool = False, converter: MARC8ToUnicode | None = None
-) -> Prepared:
-    """`prepare` for any record: every check in turn, each failure explained."""
-    if len(data) > MAX_RECORD_LENGTH:
-        raise RecordError(
-            f"record is {len(data):,} bytes; ISO 2709 allows at most {MAX_RECORD_LENGTH:,}"
-        )
-    if not data.endswith(RT):
-        raise RecordError("record does not end with a record terminator (truncated file?)")
-    leader = _check_leader(data)
-    try:
-        entries = list(iter_directory(data))
-    except MarcStructureError as exc:
-        raise RecordError(f"broken record structure: {exc}") from exc
-    if not entries:
-        raise RecordError("record has no fields")
-    utf8 = unicode or leader[9:10] == b"a"
-    # Control characters other than MARC's own delimiters (and MARC-8's escape) are not data.
-    body = data[int(leader[12:17]) : -1]
-    match = _CONTROL.search(body)
-    char = body[match.start()] if match else (0x1B if utf8 and b"\x1b" in body else None)
-    if char is not None:
-        raise RecordError(f"the record contains the control character 0x{char:02X} in its data")
-    converter = converter or MARC8ToUnicode(quiet=True)
+def _prepare_careful(data: bytes, *, unicode: bool = False) -> Prepared:
+    """`prepare` for any record: the gate's rules in turn (records.gate), each failure
+    explained, then the catalogue's own (one 001 and 003, the size it will have)."""
+    checked = check_record(data, unicode=unicode)
     fields: list[tuple[bytes, bytes]] = []
     source_id = source_org = ""
     seen_control: set[bytes] = set()
-    for tag, start, length in entries:
-        value = data[start : start + length]
-        if not value.endswith(FT):
-            raise RecordError(
-                f"field {tag.decode(errors='replace')} does not end with a field terminator"
-            )
-        if not (tag.isascii() and tag.isalnum()):
-            raise RecordError(f"field tag {tag!r} is not three letters or digits")
-        if utf8:
-            try:
-                value.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                if exc.start and value[exc.start - 1] == SUBFIELD_DELIMITER:
-                    raise RecordError(
-                        f"field {tag.decode()} has a subfield code that is not a letter or digit "
-                        f"(byte 0x{value[exc.start]:02X})"
-                    ) from exc
-                raise RecordError(
-                    f"invalid UTF-8 in field {tag.decode()} at byte {exc.start} of the field "
-                    "(the leader says the record is UTF-8)"
-                ) from exc
-        else:
-            value = _marc8_field(converter, tag, value)
-        if not (tag < b"010" and tag.isdigit()):
-            indicators = value.split(SD, 1)[0]
-            if not indicators.rstrip(FT).isascii():
-                raise RecordError(
-                    f"field {tag.decode()} has indicators that are not letters, digits or blanks"
-                )
+    for tag, value in checked.fields:
         if tag in (b"001", b"003") and tag in seen_control:
             raise RecordError(f"the record has more than one {tag.decode()} (it is not repeatable)")
         if tag == b"001":
@@ -443,7 +351,13 @@ def _prepare_careful(
             source_org = value[:-1].decode().strip()
         else:
             fields.append((tag, value))
-    prepared = Prepared(leader=leader, fields=fields, source_id=source_id, source_org=source_org)
+    prepared = Prepared(
+        leader=checked.leader,
+        fields=fields,
+        source_id=source_id,
+        source_org=source_org,
+        repairs=checked.repairs,
+    )
     # Check the size the stored record will have (035 and 001 added) before an ID is spent.
     extra = len(source_id) + len(source_org) + 30 + MMS_ID_WIDTH + 1 + 24
     size = 24 + 12 * len(fields) + 1 + sum(len(d) for _, d in fields) + 1 + extra
@@ -464,12 +378,33 @@ def _prepare_careful(
 def record_from_xml(leader: str, fields: list[tuple[bytes, bytes]]) -> bytes:
     """ISO 2709 bytes from a MARCXML record's leader and (tag, UTF-8 data) fields.
 
-    The text of MARCXML is Unicode whatever its LDR/09 says, so the result is marked UTF-8.
+    The record is the binary twin of the XML: the leader as written (only its lengths and base
+    address computed), the fields' bytes as written, so the gate judges both alike. Its text
+    is Unicode whatever LDR/09 says (the reader passes `unicode`).
     """
-    # Some exports write the leader's blanks as no-break spaces.
-    leader = leader.replace("\n", " ").replace("\xa0", " ").ljust(24)[:24]
-    if not leader.isascii():
-        raise RecordError("the MARCXML leader is not 24 ASCII characters")
+    if len(leader) != 24 or not leader.isascii():
+        raise RecordError(
+            f"the MARCXML leader is {leader[:30]!r}: MARC 21 leaders are 24 ASCII characters"
+        )
     if not fields:
         raise RecordError("record has no fields")
-    return build_record(b"00000" + leader[5:12].encode() + b"00000" + leader[17:].encode(), fields)
+    for tag, data in fields:
+        if len(data) > 9999:
+            raise RecordError(
+                f"field {tag.decode(errors='replace')} is {len(data):,} bytes; "
+                "ISO 2709 allows at most 9,999"
+            )
+    directory = b"".join(
+        b"%s%04d%05d" % (tag, len(data), offset)
+        for (tag, data), offset in zip(
+            fields, accumulate((len(d) for _, d in fields), initial=0), strict=False
+        )
+    )
+    base = 24 + len(directory) + 1
+    length = base + sum(len(d) for _, d in fields) + 1
+    if length > MAX_RECORD_LENGTH:
+        raise RecordError(
+            f"record is {length:,} bytes in UTF-8; ISO 2709 allows at most {MAX_RECORD_LENGTH:,}"
+        )
+    head = b"%05d" % length + leader[5:12].encode() + b"%05d" % base + leader[17:].encode()
+    return b"".join([head, directory, FT, *(data for _, data in fields), RT])

@@ -9,7 +9,7 @@ bad record can be reported precisely while the rest of the file is read on.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 from xml.parsers import expat
 
@@ -27,6 +27,8 @@ class RawRecord:
     offset: int
     data: bytes = b""
     error: str = ""  # the reader could not even cut a record out of the file
+    unicode: bool = False  # the text is Unicode whatever LDR/09 says (MARCXML)
+    repairs: list[str] = field(default_factory=list)  # what the reader read leniently
 
 
 def detect_format(head: bytes) -> str:
@@ -109,7 +111,13 @@ class _XmlCollector:
         local = self.local(name)
         if local == "record":
             self.stack.append(
-                {"offset": self.parser.CurrentByteIndex, "leader": None, "fields": [], "error": ""}
+                {
+                    "offset": self.parser.CurrentByteIndex,
+                    "leader": None,
+                    "fields": [],
+                    "error": "",
+                    "repairs": [],
+                }
             )
             return
         if not self.stack:
@@ -120,8 +128,9 @@ class _XmlCollector:
             if local == "controlfield":
                 self.field = ["control", attrs.get("tag")]
         elif local == "datafield":
-            # Some exporters write blank indicators as no-break spaces.
-            ind = "".join((attrs.get(k) or " ")[:1].replace("\xa0", " ") for k in ("ind1", "ind2"))
+            # As written, a missing one as nothing: the gate judges them as it judges the
+            # binary twin's (records.gate), so both get the same decision and message.
+            ind = (attrs.get("ind1") or "") + (attrs.get("ind2") or "")
             self.field = ["data", attrs.get("tag"), ind, []]
         elif local == "subfield" and self.field and self.field[0] == "data":
             self.subfield_code = attrs.get("code")
@@ -151,6 +160,11 @@ class _XmlCollector:
             code = self.subfield_code
             if not code:
                 rec["error"] = rec["error"] or f"a subfield of field {self.field[1]} has no code"
+            elif len(code) != 1:
+                rec["error"] = rec["error"] or (
+                    f"a subfield of field {self.field[1]} has the code {code!r}; "
+                    "MARC 21 subfield codes are one character"
+                )
             else:
                 self.field[3].append((code, "".join(self.text or [])))
             self.text = None
@@ -170,7 +184,7 @@ class _XmlCollector:
             self.ready.append(self._finish(rec))
 
     def _finish(self, rec) -> RawRecord:
-        raw = RawRecord(self.position, rec["offset"])
+        raw = RawRecord(self.position, rec["offset"], unicode=True, repairs=rec["repairs"])
         if rec["error"]:
             raw.error = rec["error"]
             return raw
@@ -178,11 +192,16 @@ class _XmlCollector:
             fields = []
             for tag, data in rec["fields"]:
                 if tag.isdigit() and len(tag) < 3:
+                    raw.repairs.append(f"field tag {tag!r} read as {tag.zfill(3)!r}")
                     tag = tag.zfill(3)  # "42" for "042", as some exporters write it
                 if len(tag) != 3 or not tag.isascii() or not tag.isalnum():
                     raise RecordError(f"field tag {tag!r} is not three letters or digits")
                 fields.append((tag.encode(), data))
-            raw.data = record_from_xml(rec["leader"] or "", fields)
+            leader = rec["leader"] or ""
+            if "\xa0" in leader:
+                raw.repairs.append("no-break spaces in the leader read as blanks")
+                leader = leader.replace("\xa0", " ")
+            raw.data = record_from_xml(leader, fields)
         except RecordError as exc:
             raw.error = str(exc)
         return raw
