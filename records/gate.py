@@ -241,7 +241,9 @@ def _decode(tag: bytes, value: bytes, start: int, utf8: bool) -> bytes:
         except Marc8Error as exc:
             where = f"field {name}" + (f" ${chr(piece[0])}" if i else "")
             at = start + offset + len(head) + exc.offset
-            raise RecordError(f"{where} is not valid MARC-8: {exc.reason}", at) from exc
+            raise RecordError(
+                f"{where} is not valid MARC-8: {exc.reason} (byte {at} of the record)", at
+            ) from exc
     return SD.join(out) + FT
 
 

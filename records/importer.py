@@ -159,7 +159,7 @@ class Importer:
             try:
                 prepared = prepare(raw.data, unicode=raw.unicode)
             except RecordError as exc:
-                self._fail(name, position_text(raw.position, raw.offset), _refusal(raw, exc))
+                self._fail(name, position_text(raw.position, raw.offset), str(exc))
                 continue
             item = _Item(raw, prepared)
             for what in item.repairs:
@@ -330,14 +330,6 @@ BIB_COLUMNS = (
     "created_at",
     "updated_at",
 )
-
-
-def _refusal(raw: RawRecord, exc: RecordError) -> str:
-    """The gate's message, with the byte of the file at fault for a binary record (the bytes
-    a MARCXML record was rebuilt into are not the file's, so its message names the field)."""
-    if exc.offset is None or raw.unicode:
-        return str(exc)
-    return f"{exc} (byte {raw.offset + exc.offset} of the file)"
 
 
 def _write_rows(model, columns: tuple[str, ...], rows: Iterable[tuple]) -> None:
