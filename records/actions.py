@@ -18,6 +18,7 @@ from audit.log import record as audit
 from audit.log import record_many as audit_many
 
 from .changes import mark_changed
+from .ingest import stored_problem
 from .marc import MAX_RECORD_LENGTH, BibSummary, MarcStructureError, parse, summarize
 from .models import (
     Bib,
@@ -41,7 +42,8 @@ def catalogue_record(record: pymarc.Record, mms_id: int) -> tuple[bytes, BibSumm
       records from OCLC carry their number into Alma.
     - 001 becomes the MMS ID; 003 is removed (it described the old 001).
     - LDR/09 = "a": the record is stored and published in UTF-8.
-    Raises MarcStructureError when the result would exceed ISO 2709's 99,999-byte limit.
+    Raises MarcStructureError when the result would exceed ISO 2709's 99,999-byte limit or
+    does not pass the validation gate (records.gate), as every incoming record must.
     """
     source_001 = record.get("001")
     source_003 = record.get("003")
@@ -69,6 +71,9 @@ def catalogue_record(record: pymarc.Record, mms_id: int) -> tuple[bytes, BibSumm
         raise MarcStructureError(
             f"record is {len(data):,} bytes; ISO 2709 allows at most {MAX_RECORD_LENGTH:,}"
         )
+    problem = stored_problem(data)
+    if problem:
+        raise MarcStructureError(problem)
     # Read back what will be stored: summaries come from exactly those bytes.
     return data, summarize(parse(data))
 

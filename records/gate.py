@@ -21,6 +21,11 @@ strict MARC 21 reader accept:
 
 Repairs, only where the intent is unambiguous, each one named in the result (`repairs`):
 
+- control fields (00X) that come after data fields are moved before them, in their own order
+  (MARCXML has them first; nothing else moves);
+- a data field with no indicators at all gets two blanks; an indicator written as a no-break
+  space is a blank;
+
 - a blank written "^", "\\" or "#" (display conventions) at a leader position where MARC 21
   allows a blank becomes a blank;
 - a record whose LDR/09 says MARC-8 but whose text is UTF-8 (valid UTF-8 with multibyte
@@ -300,4 +305,14 @@ def check_record(data: bytes, *, unicode: bool = False) -> Checked:
                 raise RecordError(f"field tag {name!r} is not a MARC 21 tag")
             value = _data_field(tag, value, start, repairs)
         fields.append((tag, _decode(tag, value, start, utf8)))
+    control = [f for f in fields if is_control_tag(f[0])]
+    if fields[: len(control)] != control:
+        # MARCXML (and so OCLC's schema check) wants the control fields first; their order
+        # among themselves, and the data fields', stays as it was.
+        late = [f[0].decode() for f in fields[len(control) :] if is_control_tag(f[0])]
+        repairs.append(
+            f"control field{'s' if len(late) > 1 else ''} {', '.join(late)} moved before the "
+            "data fields"
+        )
+        fields = control + [f for f in fields if not is_control_tag(f[0])]
     return Checked(leader, fields, repairs)

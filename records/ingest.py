@@ -32,7 +32,14 @@ from .marc import (
     normalize_oclc_number,
 )
 
-__all__ = ["Prepared", "RecordError", "prepare", "record_from_xml", "stored_problem"]
+__all__ = [
+    "Prepared",
+    "RecordError",
+    "judge_stored",
+    "prepare",
+    "record_from_xml",
+    "stored_problem",
+]
 
 FT = bytes([FIELD_TERMINATOR])
 SD = bytes([SUBFIELD_DELIMITER])
@@ -223,22 +230,30 @@ def prepare(data: bytes, *, unicode: bool = False) -> Prepared:
     return _prepare_careful(data, unicode=unicode)
 
 
-def stored_problem(data: bytes) -> str | None:
-    """Why a stored (or outgoing) record would not pass the gate today, or None.
-
-    Stored records are UTF-8 with LDR/09 = a; one that the gate would only repair is not
-    valid either (`manage.py check_records --repair` repairs it)."""
+def judge_stored(data: bytes) -> tuple[str | None, Prepared | None]:
+    """What the gate says today of a stored (or outgoing) record: (why it is refused, None),
+    (None, the record as the gate prepares it, whose `repairs` may be empty), or (None, None)
+    for a valid record that took the fast path. Stored records are UTF-8 (LDR/09 = a)."""
     if data[9:10] != b"a":
-        return "LDR/09 is not 'a': a stored record must be UTF-8"
+        return "LDR/09 is not 'a': a stored record must be UTF-8", None
     if _prepare_utf8(data, False) is not None:
-        return None
+        return None, None
     try:
-        prepared = _prepare_careful(data)
+        return None, _prepare_careful(data)
     except RecordError as exc:
-        return str(exc)
-    if prepared.repairs:
-        return "; ".join(prepared.repairs) + " (check_records --repair repairs this)"
-    return None
+        return str(exc), None
+
+
+def stored_problem(data: bytes) -> str | None:
+    """Why a stored (or outgoing) record would not pass the gate today, or None. A record
+    the gate would repair is not valid as it is stored either."""
+    problem, prepared = judge_stored(data)
+    if prepared is not None and prepared.repairs:
+        return (
+            "; ".join(prepared.repairs)
+            + ": the stored record needs this repair (manage.py check_records --repair)"
+        )
+    return problem
 
 
 # What the fast path accepts of a leader: numeric lengths, the MARC 21 bibliographic values
@@ -283,6 +298,7 @@ def _prepare_utf8(data: bytes, unicode: bool) -> Prepared | None:
     fields: list[tuple[bytes, bytes]] = []
     source_id = source_org = None
     total = 0
+    data_seen = False  # a control field after a data field is the gate's to move
     for i in range(0, len(directory), 12):
         tag = directory[i : i + 3]
         start = base + int(directory[i + 7 : i + 12])
@@ -293,7 +309,7 @@ def _prepare_utf8(data: bytes, unicode: bool) -> Prepared | None:
         if not value or value[-1] != FIELD_TERMINATOR:
             return None
         if tag < b"010":
-            if SD in value:
+            if data_seen or SD in value:
                 return None
         elif (
             len(value) < 4
@@ -302,6 +318,8 @@ def _prepare_utf8(data: bytes, unicode: bool) -> Prepared | None:
             or value[1] not in INDICATOR
         ):
             return None
+        else:
+            data_seen = True
         if not plain:
             try:
                 value.decode()

@@ -7,6 +7,10 @@ What publishing changes in a stored record (UTF-8 ISO 2709, 001 = MMS ID):
 - for a delete, the OCLC numbers in 035 are the ones the ledger last sent, when they differ from
   the record's own.
 
+Whatever is about to be sent passes the catalogue's validation gate once more (`_gate`): a record
+stored before the gate existed, or written around it, is reported as an invalid record and never
+reaches OCLC.
+
 Most records need only LDR/05, which is one byte: `publish_bytes` patches it in place. Records
 whose 035 needs work are rebuilt field by field at byte level; anything unusual (a layout pymarc
 would not have written, missing indicators) goes through pymarc. `publish_with_pymarc` is the
@@ -20,6 +24,7 @@ from collections.abc import Sequence
 
 import pymarc
 
+from records.ingest import stored_problem
 from records.marc import (
     FIELD_TERMINATOR,
     MAX_RECORD_LENGTH,
@@ -45,8 +50,22 @@ def publish_bytes(data: bytes, status: str, oclc_numbers: Sequence[str] | None =
     """The stored record as sent with LDR/05 = `status`.
 
     `oclc_numbers`: for deletes, the normalised OCLC numbers to carry in 035 (the ledger's);
-    None keeps the record's own. Raises OutputError when the result breaks ISO 2709 limits.
+    None keeps the record's own. Raises OutputError when the result breaks ISO 2709 limits or
+    does not pass the validation gate.
     """
+    return _gate(_publish_bytes(data, status, oclc_numbers))
+
+
+def _gate(data: bytes) -> bytes:
+    """The record as it will be sent, through the catalogue's validation gate (records.gate);
+    OutputError names the defect (shown as "Invalid record: ..." for the record)."""
+    problem = stored_problem(data)
+    if problem:
+        raise OutputError(problem)
+    return data
+
+
+def _publish_bytes(data: bytes, status: str, oclc_numbers: Sequence[str] | None) -> bytes:
     if status not in STATUSES:
         raise ValueError(f"LDR/05 must be one of n, c, d, not {status!r}")
     if len(data) < 24 or data[9:10] != b"a" or data[-1] != RECORD_TERMINATOR:

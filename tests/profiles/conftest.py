@@ -29,7 +29,7 @@ def data_field(tag: str, value: str, indicators: str = "  ", code: str = "a") ->
 
 
 def marc_record(title: str, oclc: str | None = None, note: str = "") -> pymarc.Record:
-    record = pymarc.Record()
+    record = pymarc.Record(leader="00000nam a2200000 a 4500")
     record.add_field(pymarc.Field(tag="008", data="200101s2020    nyu           000 0 eng d"))
     if oclc:
         record.add_field(data_field("035", oclc))

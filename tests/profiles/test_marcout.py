@@ -63,7 +63,7 @@ def test_byte_patching_equals_pymarc_on_every_shared_record(shared_marc):
 
 
 def test_035_oclc_numbers_are_normalised_and_deletes_carry_the_ledger_s_numbers():
-    record = pymarc.Record()
+    record = pymarc.Record(leader="00000nam a2200000 a 4500")
     record.add_field(pymarc.Field(tag="001", data="old"))
     record.add_field(
         pymarc.Field(
@@ -104,7 +104,7 @@ def test_035_oclc_numbers_are_normalised_and_deletes_carry_the_ledger_s_numbers(
 
 
 def test_a_record_over_the_iso_2709_limit_is_refused_not_truncated():
-    record = pymarc.Record()
+    record = pymarc.Record(leader="00000nam a2200000 a 4500")
     record.add_field(pymarc.Field(tag="001", data="x"))
     for _ in range(12):
         record.add_field(

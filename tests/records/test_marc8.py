@@ -94,9 +94,7 @@ def test_every_marc8_character_imports_as_yaz_and_marc_charset_convert_it():
     by_perl = marc_charset(values)
     assert len(ours) == len(by_yaz) == len(by_perl) == len(every)
     checked_against_perl = 0
-    for (final, label, code, _), mine, yaz, perl in zip(
-        every, ours, by_yaz, by_perl, strict=True
-    ):
+    for (final, label, code, _), mine, yaz, perl in zip(every, ours, by_yaz, by_perl, strict=True):
         where = (hex(final), label, code.hex())
         if (final, code) in YAZ_HAS_NONE:
             assert mine == marc_charset([b"x\x1b$1" + code + b"\x1b(Ba"])[0], where

@@ -1,0 +1,72 @@
+"""At publish time the validation gate runs again: an invalid stored record is reported for the
+record and not sent, the rest of the job goes on; what the shared files publish is valid MARC 21
+by independent programs (yaz-marcdump to MARCXML, xmllint with MARC21slim.xsd)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from profiles.engine import run_job_now
+from profiles.engine.jobs import request_job
+from profiles.models import JobRecord, PublishingJob
+from records.importer import Importer
+from records.models import Bib
+from tests.oracles import schema_problems
+from tests.records.test_import import marc_files
+
+from .conftest import make_bib, sent_records
+
+pytestmark = [pytest.mark.sshd, pytest.mark.django_db(transaction=True)]
+C0_IN_DATA = re.compile(rb"[\x00-\x1c]")
+
+
+def run(profile) -> PublishingJob:
+    profile.refresh_from_db()
+    return run_job_now(request_job(profile, profile.publishing_mode, enqueue=False))
+
+
+def test_a_stored_invalid_record_is_reported_not_sent_and_the_rest_of_the_job_succeeds(
+    profile, sshd
+):
+    good = [make_bib() for _ in range(3)]
+    bad = make_bib("Broken later")
+    # Written straight into the table, around every way in: an indicator MARC 21 does not have.
+    data = bytes(bad.marc)
+    at = data.index(b"\x1e00\x1fa")  # the 245's indicators
+    Bib.objects.filter(pk=bad.pk).update(marc=data[: at + 1] + b"0-" + data[at + 3 :])
+    job = run(profile)
+    assert job.status == PublishingJob.Status.COMPLETED_WITH_ERRORS, job.failure_message
+    assert job.count_failed == 1 and job.count_new == 3
+    record = JobRecord.objects.get(job=job, mms_id=bad.mms_id)
+    assert (record.outcome, record.get_reason_display()) == ("failed", "Invalid record")
+    assert record.detail.startswith("field 245 indicator 2 is '-'")
+    sent = sent_records(sshd)
+    assert sorted(sent) == sorted(str(b.mms_id) for b in good)
+    assert str(bad.mms_id) not in sent
+
+
+def test_every_shared_record_that_imports_is_published_as_valid_marc21(profile, sshd, shared_marc):
+    for path in marc_files(shared_marc):
+        importer = Importer(default_holdings=("MAIN", "STACKS"))
+        importer.import_path(path)
+    imported = Bib.objects.count()
+    assert imported > 3150
+    job = run(profile)
+    assert job.status == PublishingJob.Status.SUCCEEDED, (
+        job.failure_message,
+        list(JobRecord.objects.filter(job=job, outcome="failed").values_list("detail")[:5]),
+    )
+    published = b"".join(sshd.local_path(f.remote_path).read_bytes() for f in job.files.all())
+    assert published.count(b"\x1d") == imported
+    assert schema_problems(published) == ""
+    # No C0 control characters in the data: only the delimiters, where ISO 2709 puts them.
+    pos = 0
+    while pos < len(published):
+        length = int(published[pos : pos + 5])
+        record = published[pos : pos + length]
+        base = int(record[12:17])
+        for field in record[base:-1].split(b"\x1e")[:-1]:
+            assert not C0_IN_DATA.search(field.replace(b"\x1f", b"")), record[:40]
+        pos += length
