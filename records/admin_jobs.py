@@ -20,6 +20,7 @@ from .importer import parse_holdings_option
 from .jobs import enqueue
 from .models import ExportTag, ImportJob, JobStatus, SyncJob
 from .paginator import CheapPaginator
+from .readers import container_kind
 
 _STATUS_CLASS = {
     JobStatus.SUCCEEDED: "status-ok",
@@ -49,6 +50,19 @@ class ImportForm(forms.Form):
         required=False,
         help_text="LIBRARY:LOCATION, e.g. MAIN:STACKS. Records with 852 $b use their 852s.",
     )
+
+    def clean_file(self):
+        """Containers are refused here, before anything is stored or queued."""
+        upload = self.cleaned_data["file"]
+        head = upload.read(4096)
+        upload.seek(0)
+        container = container_kind(head)
+        if container:
+            raise forms.ValidationError(
+                f"This is {container}. Archives and compressed files are not imported: unpack "
+                "it and upload the MARC files inside (binary .mrc or MARCXML)."
+            )
+        return upload
 
     def clean_holdings(self):
         value = self.cleaned_data["holdings"].strip()

@@ -37,7 +37,7 @@ from . import actions
 from .changes import next_marker
 from .ingest import Prepared, RecordError, prepare
 from .models import Bib, ExportTag, Holding, OclcNumber, allocate_ids, mms_id_for, pk_from_mms_id
-from .readers import RawRecord, read_records
+from .readers import RawRecord, not_marc_reason, read_records
 
 logger = logging.getLogger(__name__)
 # Records per transaction: each chunk costs a fixed handful of statements and round trips
@@ -123,6 +123,7 @@ class Importer:
         self.progress = progress
         self.result = ImportResult()
         self._source = "import"
+        self.refused_files: list[str] = []  # files refused as a whole (not MARC, containers)
 
     # --- entry points --------------------------------------------------------------------
 
@@ -148,6 +149,11 @@ class Importer:
 
     def _import_stream(self, stream, name: str) -> None:
         self._source = f"import of {name}"
+        reason = _peek_not_marc(stream)
+        if reason:
+            self._fail(name, "whole file", reason)
+            self.refused_files.append(name)
+            return
         chunk: list[_Item] = []
         seen = 0
         for raw in read_records(stream):
@@ -182,6 +188,7 @@ class Importer:
                 "whole file",
                 "no MARC records found (empty, or XML without MARC 21 records, e.g. Dublin Core)",
             )
+            self.refused_files.append(name)
         try:
             self.result.bytes_read = stream.tell()
         except OSError:
@@ -330,6 +337,18 @@ BIB_COLUMNS = (
     "created_at",
     "updated_at",
 )
+
+
+def _peek_not_marc(stream) -> str | None:
+    """`readers.not_marc_reason` of the stream's first bytes; the stream is rewound (files
+    and uploads can seek; a stream that cannot is read as it is)."""
+    try:
+        position = stream.tell()
+        head = stream.read(4096)
+        stream.seek(position)
+    except (AttributeError, OSError):
+        return None
+    return not_marc_reason(head)
 
 
 def _write_rows(model, columns: tuple[str, ...], rows: Iterable[tuple]) -> None:

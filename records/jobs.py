@@ -75,6 +75,21 @@ def run_import(job: ImportJob) -> ImportJob:
         raise
     result = importer.result
     job.imported, job.updated, job.failed = result.imported, result.updated, result.failed
+    if importer.refused_files:
+        # The file as a whole is not MARC (or a container): nothing was read, the job failed.
+        (error,) = result.errors[:1] or [{"message": "the file is not a MARC file"}]
+        job.status = JobStatus.FAILED
+        job.errors = result.errors[: ImportJob.MAX_STORED_ERRORS]
+        job.message = f"Nothing was imported: {error['message']}"
+        job.finished_at = timezone.now()
+        job.save()
+        audit(
+            "records.import.failed",
+            actor=job.requested_by,
+            target=job,
+            message=f"Import of {job.original_name} failed: {error['message']}",
+        )
+        return job
     job.bytes_read = job.total_bytes
     job.errors = result.errors[: ImportJob.MAX_STORED_ERRORS]
     job.status = JobStatus.COMPLETED_WITH_ERRORS if result.failed else JobStatus.SUCCEEDED

@@ -353,7 +353,8 @@ class ImportJob(BackgroundJob):
 
     @property
     def percent(self) -> int:
-        if self.is_finished:
+        # A failed import shows how far it got, not a full bar (a file refused as a whole: 0).
+        if self.is_finished and self.status != JobStatus.FAILED:
             return 100
         if not self.total_bytes:
             return 0

@@ -31,6 +31,67 @@ class RawRecord:
     repairs: list[str] = field(default_factory=list)  # what the reader read leniently
 
 
+# Containers are refused, never opened: a zip was once read as MARC and partly imported, its
+# first record lost. (magic bytes, what it is)
+CONTAINERS = [
+    (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
+    (b"PK\x05\x06", "an empty ZIP archive"),
+    (b"\x1f\x8b", "a gzip-compressed file"),
+    (b"BZh", "a bzip2-compressed file"),
+    (b"\xfd7zXZ\x00", "an xz-compressed file"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"Rar!", "a RAR archive"),
+]
+OTHER_FORMATS = [
+    (b"%PDF", "a PDF document"),
+    (b"\xd0\xcf\x11\xe0", "a Microsoft Office document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"{\\rtf", "an RTF document"),
+]
+
+
+def container_kind(head: bytes) -> str | None:
+    """What container the first bytes of a file are (zip, gzip, tar...), or None."""
+    for magic, what in CONTAINERS:
+        if head.startswith(magic):
+            return what
+    if head[257:262] == b"ustar":
+        return "a tar archive"
+    return None
+
+
+def not_marc_reason(head: bytes) -> str | None:
+    """Why a file whose first bytes are `head` is not a MARC file (binary or XML), or None.
+
+    A binary MARC file starts with a record length (five digits), an XML one with "<" (after
+    an optional byte-order mark and white space)."""
+    container = container_kind(head)
+    if container:
+        return (
+            f"{container}: containers are not imported; unpack it and import the MARC files inside"
+        )
+    start = head[3:] if head.startswith(BOM) else head
+    start = start.lstrip(b" \t\r\n\x00")
+    if not start or start.startswith(b"<") or start[:5].isdigit():
+        return None
+    for magic, what in OTHER_FORMATS:
+        if start.startswith(magic):
+            return f"not a MARC file (looks like {what})"
+    try:
+        text = start[:4096].decode("utf-8")
+    except UnicodeDecodeError:
+        text = start[:4096].decode("latin-1")
+        if sum(c.isprintable() or c in "\r\n\t" for c in text) < 0.9 * len(text):
+            return "not a MARC file (looks like binary data of another kind)"
+    first = text.splitlines()[0] if text.splitlines() else ""
+    if first.count(",") >= 2 or first.count("\t") >= 2 or first.count(";") >= 2:
+        return "not a MARC file (looks like CSV or spreadsheet text)"
+    if first.startswith("=LDR") or first.startswith("LDR "):
+        return "not a MARC file (looks like MARC as text, e.g. MarcEdit .mrk: compile it to .mrc)"
+    return "not a MARC file (looks like plain text)"
+
+
 def detect_format(head: bytes) -> str:
     """ "xml" or "marc" from the first bytes of a file."""
     if head.startswith(BOM):
