@@ -20,7 +20,8 @@ SUBFIELD_DELIMITER = 0x1F
 MAX_RECORD_LENGTH = 99_999
 
 _OCLC_PREFIX = re.compile(r"^\s*\(OCoLC\)\s*", re.IGNORECASE)
-_OCLC_VALUE = re.compile(r"^(?:ocm|ocn|on)?0*(\d{1,15})\s*$", re.IGNORECASE)
+# Trailing blanks, also written "^" (a display convention for a blank, seen in real 035s).
+_OCLC_VALUE = re.compile(r"^(?:ocm|ocn|on)?0*(\d{1,15})[\s^]*$", re.IGNORECASE)
 
 
 class MarcStructureError(ValueError):

@@ -212,3 +212,40 @@ def test_check_records_lists_what_the_gate_refuses_or_repairs_and_repairs_only_w
     with pytest.raises(SystemExit):  # the invalid one is still there
         call_command("check_records")
     assert "0 repairable" in capsys.readouterr().out
+
+
+def test_an_oclc_number_with_a_blank_written_as_caret_is_normalised():
+    from records.marc import normalize_oclc_number
+
+    assert normalize_oclc_number("(OCoLC)00000697^") == "697"
+    assert normalize_oclc_number("(OCoLC)ocm00000697 ^") == "697"
+    assert normalize_oclc_number("(OCoLC)697^x") is None
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (("=245  10$a", "=245  1-$a"), "field 245 indicator 2 is '-'"),
+        (("=245  10$a", "=245  10$KX$a"), "field 245 has subfield code 'K'"),
+        (("nam\\a22", "nzm\\a22"), "LDR/06 'z'"),  # the leader, blanks written "\\"
+    ],
+)
+@pytest.mark.django_db
+def test_the_marc_editor_saves_nothing_the_gate_refuses(client, superuser, change, words):
+    import hashlib
+
+    from django.urls import reverse
+
+    from records.mnemonic import to_text
+
+    bib = make_bib("Edited")
+    before = bytes(bib.marc)
+    client.force_login(superuser)
+    text = to_text(before).replace(*change)
+    response = client.post(
+        reverse("records:bib_marc", args=[bib.mms_id]),
+        {"marc": text, "base": hashlib.sha256(before).hexdigest()},
+    )
+    assert response.status_code == 400
+    assert words in " ".join(response.context["problems"])
+    assert bytes(Bib.objects.get(pk=bib.pk).marc) == before
