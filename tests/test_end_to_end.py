@@ -36,19 +36,16 @@ def _held_numbers() -> set[int]:
 
 def test_real_records_go_round_the_whole_loop(demo_exchange, shared_marc):  # noqa: F811
     profile = demo_exchange
-    # 30 Library of Congress records (UTF-8, Arabic, Hebrew, CJK...) and 12 MARC-8 UVA records.
-    for name in ("traject/test_data.utf8.mrc", "solrmarc/record_set_045.mrc"):
-        call_command(
-            "import_marc",
-            str(shared_marc / name),
-            "--tag",
-            "publish_bib",
-            "--holdings",
-            "MAIN:STACKS",
-            "--json",
-        )
+    # 30 Library of Congress records (UTF-8, Arabic, Hebrew, CJK...) and 12 MARC-8 UVA records,
+    # one of which the import refuses (a stray diacritic at the end of a 700 $4): exit status 1.
+    for name, status in (("traject/test_data.utf8.mrc", None), ("solrmarc/record_set_045.mrc", 1)):
+        args = [str(shared_marc / name), "--tag", "publish_bib", "--holdings", "MAIN:STACKS"]
+        try:
+            call_command("import_marc", *args, "--json")
+        except SystemExit as exited:
+            assert exited.code == status
     bibs = list(Bib.objects.order_by("pk"))
-    assert len(bibs) >= 40
+    assert len(bibs) == 41
     numbered = [b for b in bibs if b.oclc_numbers]
     unnumbered = [b for b in bibs if not b.oclc_numbers]
     assert numbered, "the real records carry OCLC numbers"

@@ -199,6 +199,8 @@ def test_good_binary_records_arrive_intact_apart_from_the_documented_changes(sha
             source = pymarc.Record(data=original, to_unicode=True, utf8_handling="strict")
             mine = pymarc.Record(data=stored, to_unicode=True)
             expected = without_catalogue_changes(pymarc_fields(source), None)
+            # The gate moves control fields that came after data fields before them (README).
+            expected.sort(key=lambda f: not f[0].startswith("00"))
             got = without_catalogue_changes(pymarc_fields(mine), source_035(source))
             assert got == expected, (path, bib.mms_id)
             # Leader: only lengths, base address, LDR/09 and the structure codes change.
@@ -208,6 +210,7 @@ def test_good_binary_records_arrive_intact_apart_from_the_documented_changes(sha
                 # UTF-8 records: every field is the same bytes.
                 added = source_035(source)
                 orig_fields = [f for f in fields_of(original) if f[0] not in (b"001", b"003")]
+                orig_fields.sort(key=lambda f: not f[0].startswith(b"00"))
                 new_fields = [
                     f
                     for f in fields_of(stored)

@@ -299,8 +299,8 @@ def test_an_upload_named_to_climb_out_is_stored_inside_the_upload_folder(
         (b"", "empty"),
         (b"\n\n  \n", "no MARC records found"),
         (b"<?xml version='1.0'?><collection xmlns='http://www.loc.gov/MARC21/slim'/>", "no MARC"),
-        (bytes(range(256)) * 40, ""),
-        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 500, ""),
+        (bytes(range(256)) * 40, "not a MARC file (looks like binary data"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 500, "not a MARC file (looks like a PNG image)"),
     ],
 )
 def test_an_empty_or_non_marc_upload_is_a_clear_error_and_imports_nothing(
@@ -316,7 +316,8 @@ def test_an_empty_or_non_marc_upload_is_a_clear_error_and_imports_nothing(
         assert message in response.content.decode() and not ImportJob.objects.exists()
         return
     job = run_import(ImportJob.objects.get())
-    assert job.imported == 0 and job.failed >= 1 and job.status == JobStatus.COMPLETED_WITH_ERRORS
+    # A file with no MARC in it fails as a whole (nothing was imported), with the reason.
+    assert job.imported == 0 and job.failed >= 1 and job.status == JobStatus.FAILED
     assert all(e["message"] for e in job.errors) and message in str(job.errors)
     assert not Bib.objects.exists()
 
