@@ -244,9 +244,18 @@ else:
     Q_CLUSTER["orm"] = "default"
 
 # The emulated OCLC file exchange (`manage.py oclc_filex`): where it listens and keeps files.
+# Its root is a folder of its own, outside DATA_DIR: nothing of the application (keys, database,
+# uploads) is in or beside the tree the exchange serves, and `oclc_filex` refuses to start if it is.
 OCLC_FILEX_HOST = env.str("OCLC_FILEX_HOST", default="127.0.0.1")
 OCLC_FILEX_PORT = env.int("OCLC_FILEX_PORT", default=2222)
-OCLC_FILEX_ROOT = _folder("OCLC_FILEX_ROOT", DATA_DIR / "oclc-filex")
+OCLC_FILEX_ROOT = _folder("OCLC_FILEX_ROOT", BASE_DIR / "var-oclc-filex")
+# What one account's upload folders may hold at once (bytes; files and folders).
+OCLC_FILEX_QUOTA_BYTES = env.int("OCLC_FILEX_QUOTA_BYTES", default=2 * 1024**3)
+OCLC_FILEX_QUOTA_FILES = env.int("OCLC_FILEX_QUOTA_FILES", default=200)
+if OCLC_FILEX_QUOTA_BYTES < 1 or OCLC_FILEX_QUOTA_FILES < 1:
+    raise ImproperlyConfigured(
+        "OCLC_FILEX_QUOTA_BYTES and OCLC_FILEX_QUOTA_FILES must be 1 or more"
+    )
 
 LOGGING = {
     "version": 1,

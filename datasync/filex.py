@@ -1,7 +1,8 @@
 """The emulated OCLC file exchange: an SFTP server (asyncssh) in front of `intake.receive_file`.
 
-This module only adapts SFTP to the intake function: password logins against FilexAccount, one
-chroot per account with OCLC's folders, and a hand-over when an upload to /xfer/metacoll/in/bib is
+This module only adapts SFTP to the intake function: password logins against FilexAccount
+(throttled, `throttle.py`), one confined home per account with OCLC's folders (the file rules,
+quotas included, are `confined.py`), and a hand-over when an upload to /xfer/metacoll/in/bib is
 complete (closed after writing, or renamed into place). Database work runs in worker threads,
 never on the event loop, and each such call closes its connection when done.
 
@@ -19,11 +20,14 @@ from functools import partial
 from pathlib import Path
 
 import asyncssh
+from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from .intake import BIB_DIRECTORY, ensure_account_home, receive_file
+from .confined import ConfinedSFTPServer, ExchangeFile, Quota, Usage
+from .intake import BIB_DIRECTORY, UPLOAD_DIRECTORIES, ensure_account_home, receive_file
 from .models import FilexAccount
+from .throttle import LoginThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +61,6 @@ def check_login(username: str, password: str, root: Path) -> bool:
         .first()
     )
     if account is None or not account.check_password(password):
-        logger.info("file exchange: login refused for %r", username)
         return False
     FilexAccount.objects.filter(pk=account.pk).update(last_login_at=timezone.now())
     ensure_account_home(username, root)
@@ -65,8 +68,17 @@ def check_login(username: str, password: str, root: Path) -> bool:
 
 
 class FilexSSHServer(asyncssh.SSHServer):
-    def __init__(self, root: Path):
+    """Password logins against FilexAccount, throttled per account and per source address."""
+
+    def __init__(self, root: Path, throttle: LoginThrottle):
         self.root = root
+        self.throttle = throttle
+        self.address = "unknown"
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        peer = conn.get_extra_info("peername")
+        if peer:
+            self.address = str(peer[0])
 
     def begin_auth(self, username: str) -> bool:
         return True
@@ -75,26 +87,61 @@ class FilexSSHServer(asyncssh.SSHServer):
         return True
 
     async def validate_password(self, username: str, password: str) -> bool:
-        return await asyncio.to_thread(_in_thread, check_login, username, password, self.root)
+        wait = self.throttle.wait(username, self.address)
+        if wait > 0:
+            logger.warning(
+                "file exchange: login of %r from %s refused unchecked: too many failed "
+                "passwords (account %d, address %d); next try in %.0f s",
+                username,
+                self.address,
+                *self.throttle.failures(username, self.address),
+                wait,
+            )
+            return False
+        if await asyncio.to_thread(_in_thread, check_login, username, password, self.root):
+            self.throttle.succeeded(username, self.address)
+            return True
+        wait = self.throttle.failed(username, self.address)
+        logger.warning(
+            "file exchange: login refused for %r from %s: wrong password or unknown account "
+            "(account %d, address %d failures)%s",
+            username,
+            self.address,
+            *self.throttle.failures(username, self.address),
+            f"; next try in {wait:.0f} s" if wait else "",
+        )
+        return False
 
 
-class FilexSFTPServer(asyncssh.SFTPServer):
-    """SFTP confined to the account's home, handing finished uploads in /in/bib to intake."""
+class FilexSFTPServer(ConfinedSFTPServer):
+    """The account's home with OCLC's folders, handing finished uploads in /in/bib to intake."""
 
-    def __init__(self, chan: asyncssh.SSHServerChannel, *, root: Path, pickup_delay: float):
-        self.username = chan.get_extra_info("username")
-        self.home = ensure_account_home(self.username, root)
-        self.inbox = os.path.realpath(self.home / BIB_DIRECTORY.lstrip("/"))
+    def __init__(
+        self,
+        chan: asyncssh.SSHServerChannel,
+        *,
+        root: Path,
+        pickup_delay: float,
+        quota: Quota,
+        usage: dict[str, Usage],
+    ):
+        username = chan.get_extra_info("username")
+        home = ensure_account_home(username, root)
+        self.inbox = os.path.realpath(home / BIB_DIRECTORY.lstrip("/"))
         self.root = root
         self.pickup_delay = pickup_delay
-        super().__init__(chan, chroot=str(self.home).encode())
+        super().__init__(
+            chan,
+            home=home,
+            upload_folders=UPLOAD_DIRECTORIES,
+            quota=quota,
+            usage=usage.setdefault(username, Usage()),
+        )
 
-    async def close(self, file_obj) -> None:
-        written = getattr(file_obj, "mode", "rb") != "rb"
-        name = getattr(file_obj, "name", None)
-        file_obj.close()
-        if written and isinstance(name, str | bytes):
-            await self.hand_in(os.fsdecode(name))
+    async def close(self, file_obj: ExchangeFile) -> None:
+        super().close(file_obj)
+        if file_obj.writing and not file_obj.discarded:
+            await self.hand_in(os.fsdecode(file_obj.local))
 
     async def rename(self, oldpath: bytes, newpath: bytes) -> None:
         super().rename(oldpath, newpath)
@@ -108,7 +155,7 @@ class FilexSFTPServer(asyncssh.SFTPServer):
         if os.path.dirname(os.path.realpath(local_path)) != self.inbox:
             return
         try:
-            stat = os.stat(local_path)
+            stat = os.stat(local_path, follow_symlinks=False)
         except FileNotFoundError:
             return
         try:
@@ -123,7 +170,7 @@ class FilexSFTPServer(asyncssh.SFTPServer):
             )
         except Exception:
             # The file is kept and marked failed by intake; the client's upload itself succeeded.
-            logger.exception("file exchange: %s could not be taken in", local_path)
+            logger.exception("file exchange: an upload of %s could not be taken in", self.username)
             return
         if incoming is None:
             return
@@ -145,18 +192,42 @@ def remove_if_unchanged(path: str, size: int, mtime_ns: int) -> bool:
     return True
 
 
+def default_quota() -> Quota:
+    return Quota(
+        max_bytes=settings.OCLC_FILEX_QUOTA_BYTES, max_files=settings.OCLC_FILEX_QUOTA_FILES
+    )
+
+
 async def start_filex(
-    *, host: str, port: int, root: Path, pickup_delay: float = 30.0
+    *,
+    host: str,
+    port: int,
+    root: Path,
+    pickup_delay: float = 30.0,
+    quota: Quota | None = None,
+    throttle: LoginThrottle | None = None,
 ) -> tuple[asyncssh.SSHAcceptor, asyncssh.SSHKey]:
-    """Start listening; returns the acceptor (`.get_port()`, `.close()`) and the host key."""
+    """Start listening; returns the acceptor (`.get_port()`, `.close()`) and the host key.
+
+    `quota` defaults to OCLC_FILEX_QUOTA_BYTES and OCLC_FILEX_QUOTA_FILES; `throttle` to a fresh
+    LoginThrottle on the monotonic clock.
+    """
     root = Path(root)
     key = load_or_create_host_key(root)
+    throttle = throttle or LoginThrottle()
+    usage: dict[str, Usage] = {}
     acceptor = await asyncssh.listen(
         host,
         port,
-        server_factory=partial(FilexSSHServer, root),
+        server_factory=partial(FilexSSHServer, root, throttle),
         server_host_keys=[key],
-        sftp_factory=partial(FilexSFTPServer, root=root, pickup_delay=pickup_delay),
+        sftp_factory=partial(
+            FilexSFTPServer,
+            root=root,
+            pickup_delay=pickup_delay,
+            quota=quota or default_quota(),
+            usage=usage,
+        ),
         allow_scp=False,
         # OCLC's exchange is SFTP only: no shell, no exec, no port forwarding.
         process_factory=None,

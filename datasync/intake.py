@@ -31,6 +31,8 @@ BIB_DIRECTORY = "/xfer/metacoll/in/bib"
 LHR_DIRECTORY = "/xfer/metacoll/in/lhr"
 REPORTS_DIRECTORY = "/xfer/metacoll/reports"
 ACCOUNT_DIRECTORIES = (BIB_DIRECTORY, LHR_DIRECTORY, REPORTS_DIRECTORY)
+# What an account may write; the rest of its home, the reports folder above all, is OCLC's.
+UPLOAD_DIRECTORIES = (BIB_DIRECTORY, LHR_DIRECTORY)
 
 logger = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+from xml.sax import SAXParseException
 
 import pymarc
 
@@ -128,6 +129,19 @@ def read_records(path: Path) -> Iterator[ReadRecord]:
 def _read_marcxml(stream: BinaryIO) -> Iterator[ReadRecord]:
     try:
         records = pymarc.parse_xml_to_array(stream, strict=False)
+    except SAXParseException as exc:
+        # Its str() starts with the file's path on the server: the report says where instead.
+        where = f"line {exc.getLineNumber()}, column {exc.getColumnNumber()}"
+        yield ReadRecord(
+            1,
+            None,
+            Problem(
+                "Processing Error",
+                "CRITICAL",
+                f"MARCXML could not be read: {where}: {exc.getMessage()}",
+            ),
+        )
+        return
     except Exception as exc:  # noqa: BLE001 - expat/SAX errors of many kinds: the file is unreadable
         yield ReadRecord(
             1, None, Problem("Processing Error", "CRITICAL", f"MARCXML could not be read: {exc}")

@@ -425,6 +425,14 @@ def process_file(incoming: IncomingFile, *, now: datetime | None = None) -> Inco
 
 
 def mark_failed(incoming: IncomingFile, message: str) -> None:
+    # Whatever raised may have named the file by its place on the server: staff and reports see
+    # the file's name only.
+    for path, shown in (
+        (incoming.stored_path, incoming.file_name),
+        (incoming.reports_dir, "the reports folder"),
+    ):
+        if path:
+            message = message.replace(path, shown)
     IncomingFile.objects.filter(pk=incoming.pk).update(
         status=IncomingFile.Status.FAILED, error=message[:2000]
     )

@@ -3,13 +3,20 @@ MARC records built in the test, and uploads handed to `receive_file` as the SFTP
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import hashlib
+import threading
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
+import paramiko
 import pymarc
 import pytest
 
+from datasync.filex import start_filex
 from datasync.intake import BIB_DIRECTORY, ensure_account_home, receive_file
 from datasync.models import Collection, FilexAccount, Institution
 
@@ -92,3 +99,49 @@ def upload(inbox, account):
         return receive_file(path, account=account, arrived_at=arrived_at, now=now)
 
     return _upload
+
+
+# --- the exchange over SFTP ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def filex_options() -> dict:
+    """Extra keyword arguments for start_filex (quota, throttle); a test module may override."""
+    return {}
+
+
+@pytest.fixture
+def filex_server(filex_root, filex_options):
+    """The real asyncssh exchange on a loopback port, on an event loop of its own thread."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    acceptor, key = asyncio.run_coroutine_threadsafe(
+        start_filex(host="127.0.0.1", port=0, root=filex_root, pickup_delay=3600, **filex_options),
+        loop,
+    ).result(timeout=30)
+    yield SimpleNamespace(port=acceptor.get_port(), fingerprint=key.get_fingerprint("sha256"))
+
+    async def stop():  # on the server's own loop: asyncio servers are not thread-safe
+        acceptor.close()
+        await acceptor.wait_closed()
+
+    asyncio.run_coroutine_threadsafe(stop(), loop).result(timeout=30)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=30)
+    loop.close()
+
+
+def connect(server, username: str, password: str) -> tuple[paramiko.Transport, paramiko.SFTPClient]:
+    transport = paramiko.Transport(("127.0.0.1", server.port))
+    transport.start_client(timeout=10)
+    # The host key is pinned: the fingerprint the server logs is the one the client sees.
+    seen = transport.get_remote_server_key().asbytes()
+    fingerprint = "SHA256:" + base64.b64encode(hashlib.sha256(seen).digest()).decode().rstrip("=")
+    assert fingerprint == server.fingerprint
+    try:
+        transport.auth_password(username, password)
+    except BaseException:
+        transport.close()
+        raise
+    return transport, paramiko.SFTPClient.from_transport(transport)

@@ -2,49 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import hashlib
 import io
 import itertools
-import threading
-from types import SimpleNamespace
 
 import paramiko
 import pymarc
 import pytest
 
-from datasync.filex import remove_if_unchanged, start_filex
+from datasync.filex import remove_if_unchanged
 from datasync.models import Holding, IncomingFile
 
-from .conftest import ACCOUNT_PASSWORD, marc_bytes, marc_record
-
-
-@pytest.fixture
-def filex_server(filex_root):
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    acceptor, key = asyncio.run_coroutine_threadsafe(
-        start_filex(host="127.0.0.1", port=0, root=filex_root, pickup_delay=3600), loop
-    ).result(timeout=30)
-    yield SimpleNamespace(port=acceptor.get_port(), fingerprint=key.get_fingerprint("sha256"))
-    acceptor.close()
-    asyncio.run_coroutine_threadsafe(acceptor.wait_closed(), loop).result(timeout=30)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(timeout=30)
-    loop.close()
-
-
-def connect(server, username: str, password: str) -> tuple[paramiko.Transport, paramiko.SFTPClient]:
-    transport = paramiko.Transport(("127.0.0.1", server.port))
-    transport.start_client(timeout=10)
-    # The host key is pinned: the fingerprint the server logs is the one the client sees.
-    seen = transport.get_remote_server_key().asbytes()
-    fingerprint = "SHA256:" + base64.b64encode(hashlib.sha256(seen).digest()).decode().rstrip("=")
-    assert fingerprint == server.fingerprint
-    transport.auth_password(username, password)
-    return transport, paramiko.SFTPClient.from_transport(transport)
+from .conftest import ACCOUNT_PASSWORD, connect, marc_bytes, marc_record
 
 
 def uva_records_in_utf8(shared_marc, count: int) -> list[pymarc.Record]:

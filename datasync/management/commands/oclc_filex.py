@@ -14,6 +14,23 @@ from datasync.filex import start_filex
 logger = logging.getLogger("datasync.filex")
 
 
+def root_problem(root: Path, data_dir: Path) -> str | None:
+    """Why `root` cannot be the exchange's root: it must share nothing with the application's
+    own folder, which holds its keys (secret_key, field_encryption_key), database and uploads."""
+    if root == data_dir or data_dir.is_relative_to(root):
+        return (
+            f"The exchange's root {root} contains the application's data folder {data_dir} "
+            "(its keys, database and uploads): give the exchange a folder of its own "
+            "(OCLC_FILEX_ROOT or --root)."
+        )
+    if root.is_relative_to(data_dir):
+        return (
+            f"The exchange's root {root} is inside the application's data folder {data_dir}: "
+            "give the exchange a folder of its own outside it (OCLC_FILEX_ROOT or --root)."
+        )
+    return None
+
+
 class Command(BaseCommand):
     help = (
         "Run the emulated OCLC file exchange: an SFTP server whose accounts upload Data Sync files "
@@ -37,6 +54,9 @@ class Command(BaseCommand):
         root = Path(options["root"] or settings.OCLC_FILEX_ROOT).resolve()
         if not 0 <= port <= 65535:
             raise CommandError(f"--port must be between 0 and 65535, not {port}")
+        problem = root_problem(root, Path(settings.DATA_DIR).resolve())
+        if problem:
+            raise CommandError(problem)
         try:
             asyncio.run(self.serve(host, port, root, options["pickup_delay"]))
         except KeyboardInterrupt:
