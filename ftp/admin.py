@@ -145,22 +145,27 @@ class SftpConnectionAdmin(admin.ModelAdmin):
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
+        # The form has already forgotten what no longer applies (credentials and pin of another
+        # server, or a pin the person asked to forget); say so.
         changed = form.changed_field_names()
-        if form.cleaned_data.get("forget_host_key") or (
-            change and {"server", "port"} & set(form.changed_data)
-        ):
-            # Another server (or a key to forget): the old pin says nothing about it.
-            if obj.host_key_sha256:
-                obj.host_key_type = obj.host_key_sha256 = ""
-                if "host_key_sha256" not in changed:
-                    changed.append("host_key_sha256")
-                messages.warning(
-                    request,
-                    "The pinned host key was removed: run Test connection and pin the key "
-                    "before the next delivery.",
-                )
         super().save_model(request, obj, form, change)
         actions.record_saved(obj, created=not change, changed=changed, actor=request.user)
+        forgotten = [name for name in form.forgotten if name in SECRET_FIELDS]
+        if forgotten:
+            messages.warning(
+                request,
+                "The server, port or username changed: the stored "
+                + ", ".join(name.replace("_", " ") for name in forgotten)
+                + " for the old one "
+                + ("was" if len(forgotten) == 1 else "were")
+                + " forgotten.",
+            )
+        if "host_key_sha256" in form.forgotten:
+            messages.warning(
+                request,
+                "The pinned host key was removed: run Test connection and pin the key "
+                "before the next delivery.",
+            )
 
     def delete_model(self, request, obj):
         actions.record_deleted(obj, actor=request.user)
@@ -228,6 +233,7 @@ class SftpConnectionAdmin(admin.ModelAdmin):
             steps=steps,
             ok=passed(steps) if steps is not None else None,
             host_key=host_key,
+            awaiting_pin=bool(steps) and bool(host_key) and not connection.host_key_sha256,
             can_pin=bool(host_key) and host_key.sha256 != connection.host_key_sha256,
         )
         return TemplateResponse(request, "ftp/test_connection.html", context)
@@ -243,7 +249,11 @@ class SftpConnectionAdmin(admin.ModelAdmin):
             self.message_user(request, str(exc), messages.ERROR)
             return HttpResponseRedirect(reverse("admin:ftp_sftpconnection_test", args=[object_id]))
         self.log_change(request, connection, f"Pinned host key {key}")
-        self.message_user(request, f"Pinned host key {key} for “{connection}”.", messages.SUCCESS)
+        self.message_user(
+            request,
+            f"Pinned host key {key} for “{connection}”. Run Test connection again: it now logs in.",
+            messages.SUCCESS,
+        )
         return HttpResponseRedirect(connection.get_absolute_url())
 
     def duplicate_view(self, request, object_id):
@@ -254,7 +264,8 @@ class SftpConnectionAdmin(admin.ModelAdmin):
             self.message_user(
                 request,
                 f"“{copy}” was created as a copy of “{connection}”, with its credentials and "
-                "pinned host key. Rename it and adjust what differs.",
+                "pinned host key. Rename it and adjust what differs: a new server, port or "
+                "username forgets the copied credentials and key.",
                 messages.SUCCESS,
             )
             return HttpResponseRedirect(copy.get_absolute_url())

@@ -264,7 +264,10 @@ class SftpConnection(models.Model):
         return {}
 
     def duplicate(self, name: str | None = None) -> SftpConnection:
-        """A saved copy (secrets and pinned key included) under a free name."""
+        """A saved copy (secrets and pinned key included) under a free name.
+
+        Secrets are copied only together with the server, port, username and pin they belong
+        to; the form forgets them all as soon as any of those is changed on the copy."""
         copy = SftpConnection.objects.get(pk=self.pk)
         copy.pk = None
         copy.name = name or self._free_copy_name()

@@ -7,12 +7,16 @@ on a free loopback port and is stopped by the PID in its pid file.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pwd
 import shutil
 import socket
 import subprocess
+import threading
 import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -242,3 +246,25 @@ def start_sshd(base: Path | None = None) -> SshdServer:
     server.setup()
     server.start()
     return server
+
+
+@contextmanager
+def asyncssh_in_thread(start: Callable[[], Awaitable]) -> Iterator:
+    """Run an asyncssh server on an event loop of its own thread; yields what `start()` returned
+    (an acceptor). The test's own thread may hold a browser's loop, so none is shared."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    acceptor = asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=30)
+    try:
+        yield acceptor
+    finally:
+
+        async def stop():  # on the server's own loop: asyncio servers are not thread-safe
+            acceptor.close()
+            await acceptor.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(stop(), loop).result(timeout=30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=30)
+        loop.close()

@@ -245,8 +245,11 @@ def test_connection(
 ) -> list[Step]:
     """Alma's "Test connection": each step's outcome, stopping at the first required failure.
 
-    An unpinned server may be tested (that is how its key is shown for pinning); a server whose
-    key differs from the pinned one is not sent the credentials.
+    An SFTP server is first contacted without logging in: its host key is shown, and the test
+    goes on to log in only when that key is the pinned one. An unpinned server (first set-up, or
+    after the server, port or username changed) therefore never receives the credentials: the
+    person compares the fingerprint with the one its administrators publish, pins it, and tests
+    again.
     """
     steps: list[Step] = []
     try:
@@ -254,12 +257,20 @@ def test_connection(
     except TransferError as exc:
         return [Step("Connect", False, exc.message)]
     try:
-        for name, phase in transfer.phases(allow_unpinned=True):
+        for name, phase in transfer.phases():
             host_key = transfer.host_key if name == "Host key" else None
             try:
                 detail = phase()
             except TransferError as exc:
-                steps.append(Step(name, False, exc.message, host_key=transfer.host_key))
+                if name == "Host key" and not connection.host_key_sha256:
+                    detail = (
+                        f"{transfer.host_key} — not pinned yet. Compare it with the fingerprint "
+                        "the server's administrators publish, pin it, then test again to log in. "
+                        "Until a key is pinned, no password or key is sent to this server."
+                    )
+                else:
+                    detail = exc.message
+                steps.append(Step(name, False, detail, host_key=transfer.host_key))
                 return steps
             steps.append(Step(name, True, detail, host_key=host_key))
         probe = f"alma-test-connection-{secrets.token_hex(4)}.txt"

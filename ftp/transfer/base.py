@@ -142,12 +142,12 @@ class Transfer:
 
     # --- the phases of opening a session (test_connection runs them one by one) ------------
 
-    def phases(self, *, allow_unpinned: bool) -> list[tuple[str, Callable[[], str]]]:
+    def phases(self) -> list[tuple[str, Callable[[], str]]]:
         raise NotImplementedError
 
     def open(self) -> Transfer:
         try:
-            for _name, phase in self.phases(allow_unpinned=False):
+            for _name, phase in self.phases():
                 phase()
         except BaseException:
             self.close()

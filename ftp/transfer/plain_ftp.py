@@ -32,7 +32,7 @@ class FtpTransfer(Transfer):
         self._ftp: ftplib.FTP | None = None
         self._in_directory = False
 
-    def phases(self, *, allow_unpinned: bool):
+    def phases(self):
         return [
             ("Connect", self._connect),
             ("Authenticate", self._authenticate),

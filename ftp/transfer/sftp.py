@@ -70,10 +70,10 @@ class SftpTransfer(Transfer):
         self._transport: paramiko.Transport | None = None
         self._sftp: paramiko.SFTPClient | None = None
 
-    def phases(self, *, allow_unpinned: bool):
+    def phases(self):
         return [
             ("Connect", self._connect),
-            ("Host key", lambda: self._check_host_key(allow_unpinned=allow_unpinned)),
+            ("Host key", self._check_host_key),
             ("Authenticate", self._authenticate),
             ("Change to the sub-directory", self._enter_directory),
         ]
@@ -95,15 +95,12 @@ class SftpTransfer(Transfer):
         self.host_key = HostKey(key.get_name(), fingerprint(key.asbytes()))
         return f"Connected to {self.where} ({transport.remote_version})."
 
-    def _check_host_key(self, *, allow_unpinned: bool) -> str:
+    def _check_host_key(self) -> str:
+        """Credentials go only to the server whose key was pinned: never to an unpinned one
+        (a man in the middle at first set-up), never to one presenting another key."""
         pinned = self.connection.host_key_sha256
         got = self.host_key
         if not pinned:
-            if allow_unpinned:
-                return (
-                    f"{got} — not pinned yet. Compare it with the fingerprint the server's "
-                    "administrators publish, then pin it."
-                )
             raise self._fail(
                 f"The host key of {self.where} is not pinned, so nothing is delivered: pin the "
                 "host key with Test connection first (S/FTP connections › Test connection).",

@@ -3,10 +3,8 @@ MARC records built in the test, and uploads handed to `receive_file` as the SFTP
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
-import threading
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +17,7 @@ import pytest
 from datasync.filex import start_filex
 from datasync.intake import BIB_DIRECTORY, ensure_account_home, receive_file
 from datasync.models import Collection, FilexAccount, Institution
+from tests.servers import asyncssh_in_thread
 
 ACCOUNT_PASSWORD = "filex-test-password-7"
 
@@ -113,23 +112,19 @@ def filex_options() -> dict:
 @pytest.fixture
 def filex_server(filex_root, filex_options):
     """The real asyncssh exchange on a loopback port, on an event loop of its own thread."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    acceptor, key = asyncio.run_coroutine_threadsafe(
-        start_filex(host="127.0.0.1", port=0, root=filex_root, pickup_delay=3600, **filex_options),
-        loop,
-    ).result(timeout=30)
-    yield SimpleNamespace(port=acceptor.get_port(), fingerprint=key.get_fingerprint("sha256"))
+    keys = []
 
-    async def stop():  # on the server's own loop: asyncio servers are not thread-safe
-        acceptor.close()
-        await acceptor.wait_closed()
+    async def start():
+        acceptor, key = await start_filex(
+            host="127.0.0.1", port=0, root=filex_root, pickup_delay=3600, **filex_options
+        )
+        keys.append(key)
+        return acceptor
 
-    asyncio.run_coroutine_threadsafe(stop(), loop).result(timeout=30)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(timeout=30)
-    loop.close()
+    with asyncssh_in_thread(start) as acceptor:
+        yield SimpleNamespace(
+            port=acceptor.get_port(), fingerprint=keys[0].get_fingerprint("sha256")
+        )
 
 
 def connect(server, username: str, password: str) -> tuple[paramiko.Transport, paramiko.SFTPClient]:

@@ -117,12 +117,13 @@ def test_changing_the_server_forgets_the_pinned_key(staff, make_connection):
         host_key_sha256="SHA256:x",
     )
 
-    staff.post(change_url(connection), {**FORM, "server": "filex-r1.oclc.org", "password": ""})
+    changed = {**FORM, "server": "filex-r1.oclc.org", "password": "new-one"}
+    staff.post(change_url(connection), changed)
 
     connection.refresh_from_db()
-    assert connection.host_key_sha256 == ""
+    assert (connection.host_key_sha256, connection.password) == ("", "new-one")
     entry = AuditEntry.objects.filter(action="ftp.connection.updated").first()
-    assert entry.data["fields"] == ["server", "host_key_sha256"]
+    assert entry.data["fields"] == ["server", "password", "host_key_sha256"]
 
 
 def test_the_list_shows_no_secrets_and_refuses_secret_lookups(staff, make_connection):
@@ -169,7 +170,7 @@ def test_test_connection_then_pin_records_both(staff, sftp_connection, sshd):
     url = reverse("admin:ftp_sftpconnection_test", args=[sftp_connection.pk])
 
     html = staff.post(url).content.decode()
-    assert "Test connection succeeded" in html
+    assert "Host key not pinned: nothing was sent" in html
     assert sshd.host_key_sha256() in html
     assert sshd.password not in html
 
@@ -181,8 +182,9 @@ def test_test_connection_then_pin_records_both(staff, sftp_connection, sshd):
     sftp_connection.refresh_from_db()
     assert sftp_connection.host_key_sha256 == sshd.host_key_sha256()
     assert sftp_connection.host_key_type == "ssh-ed25519"
-    tested = AuditEntry.objects.get(action="ftp.connection.tested")
-    assert tested.data["ok"] is True
+    assert "Test connection succeeded" in staff.post(url).content.decode()
+    tested = AuditEntry.objects.filter(action="ftp.connection.tested").order_by("pk")
+    assert [entry.data["ok"] for entry in tested] == [False, True]
     assert AuditEntry.objects.get(action="ftp.connection.host_key_pinned").data["new"] == (
         sshd.host_key_sha256()
     )

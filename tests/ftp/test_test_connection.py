@@ -27,15 +27,18 @@ def test_a_pinned_connection_passes_every_step_and_leaves_no_probe(sftp_connecti
     assert list(sshd.local_path(BIB).iterdir()) == []
 
 
-def test_an_unpinned_server_is_tested_and_its_key_shown_for_pinning(sftp_connection, sshd):
+def test_an_unpinned_server_shows_its_key_for_pinning_and_is_not_logged_in_to(
+    sftp_connection, sshd
+):
     sftp_connection.host_key_sha256 = ""
 
     steps = test_connection(sftp_connection)
 
-    assert passed(steps)
+    assert [(s.name, s.ok) for s in steps] == [("Connect", True), ("Host key", False)]
     key = steps[1].host_key
     assert (key.key_type, key.sha256) == ("ssh-ed25519", sshd.host_key_sha256())
     assert "not pinned yet" in steps[1].detail
+    assert "no password or key is sent" in steps[1].detail
 
 
 def test_a_changed_host_key_stops_before_the_password_is_sent(sftp_connection, sshd):
