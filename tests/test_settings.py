@@ -8,6 +8,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+SHOW_HTTPS_SETTINGS = (
+    "from django.conf import settings; "
+    "print(settings.SECURE_HSTS_SECONDS, settings.SECURE_SSL_REDIRECT)"
+)
 
 
 def _check(env_overrides: dict[str, str], tmp_path) -> subprocess.CompletedProcess:
@@ -62,7 +66,7 @@ def test_the_q_cluster_never_hands_a_running_task_out_twice():
     assert settings.Q_CLUSTER["catch_up"] is False
 
 
-def test_the_production_settings_pass_djangos_deployment_checks(tmp_path):
+def _production_env(tmp_path) -> dict[str, str]:
     # The test run itself relaxes HTTPS settings (tests/settings.py); production must not.
     dropped = {"DEBUG", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env = {
@@ -79,6 +83,24 @@ def test_the_production_settings_pass_djangos_deployment_checks(tmp_path):
             "DJANGO_SETTINGS_MODULE": "config.settings",
         }
     )
+    return env
+
+
+def test_production_hsts_lasts_at_least_a_year(tmp_path):
+    shown = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", SHOW_HTTPS_SETTINGS],
+        cwd=ROOT,
+        env=_production_env(tmp_path),
+        capture_output=True,
+        text=True,
+    )
+    assert shown.returncode == 0, shown.stderr
+    hsts, redirect = shown.stdout.splitlines()[-1].split()
+    assert int(hsts) >= 365 * 24 * 3600 and redirect == "True"
+
+
+def test_the_production_settings_pass_djangos_deployment_checks(tmp_path):
+    env = _production_env(tmp_path)
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,

@@ -55,3 +55,73 @@ def test_roles_are_created_idempotently():
     assert cataloger.permissions.filter(content_type__app_label="records").exists()
     assert not cataloger.permissions.filter(content_type__app_label="ftp").exists()
     assert not cataloger.permissions.filter(content_type__app_label="profiles").exists()
+
+
+# --- lockout per username and per client address, behind proxies or not --------------------
+
+
+def _from(client, address, username, password, forwarded=None):
+    extra = {"REMOTE_ADDR": address}
+    if forwarded:
+        extra["HTTP_X_FORWARDED_FOR"] = forwarded
+    return client.post("/admin/login/", {"username": username, "password": password}, **extra)
+
+
+def _logged_in(response) -> bool:
+    return response.status_code == 302
+
+
+def test_five_wrong_passwords_from_five_addresses_still_lock_the_username(client, superuser):
+    for n in range(5):
+        _from(client, f"198.51.100.{n + 1}", superuser.username, "wrong")
+    response = _from(client, "192.0.2.200", superuser.username, PASSWORD)
+    assert not _logged_in(response)
+    assert "Too many failed log-in attempts" in response.content.decode()
+
+
+def test_a_forged_forwarded_header_from_an_untrusted_client_is_ignored(settings, client, superuser):
+    settings.TRUSTED_PROXIES = []
+    # Twenty guesses at twenty accounts, each claiming another origin: one address all along.
+    for n in range(20):
+        _from(client, "198.51.100.7", f"guess{n}", "wrong", forwarded=f"203.0.113.{n}")
+    assert not _logged_in(
+        _from(client, "198.51.100.7", superuser.username, PASSWORD, forwarded="192.0.2.1")
+    )
+    # Someone else, on another address, is not affected.
+    assert _logged_in(_from(client, "192.0.2.50", superuser.username, PASSWORD))
+
+
+def test_behind_a_trusted_proxy_one_guesser_does_not_lock_out_the_others(
+    settings, client, superuser
+):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/24"]
+    proxy = "10.0.0.5"
+    for n in range(20):
+        # The guesser forges a header of its own; the proxy appends the address it really saw.
+        _from(client, proxy, f"guess{n}", "wrong", forwarded=f"203.0.113.{n}, 198.51.100.7")
+    assert not _logged_in(
+        _from(client, proxy, superuser.username, PASSWORD, forwarded="192.0.2.1, 198.51.100.7")
+    )
+    # A colleague behind the same proxy logs in.
+    assert _logged_in(_from(client, proxy, superuser.username, PASSWORD, forwarded="192.0.2.44"))
+
+
+def test_without_the_proxy_listed_everyone_behind_it_shares_one_address(
+    settings, client, superuser
+):
+    """Why TRUSTED_PROXIES matters: the proxy's own address is the only one seen."""
+    settings.TRUSTED_PROXIES = []
+    proxy = "10.0.0.5"
+    for n in range(20):
+        _from(client, proxy, f"guess{n}", "wrong", forwarded="198.51.100.7")
+    colleague = _from(client, proxy, superuser.username, PASSWORD, forwarded="192.0.2.44")
+    assert not _logged_in(colleague)
+
+
+def test_passwords_shorter_than_twelve_characters_are_refused():
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="at least 12 characters"):
+        validate_password("Tr0ub4dor&3")
+    validate_password("Tr0ub4dor&3x")
