@@ -24,6 +24,12 @@ SEEN = "_session_seen"
 SEEN_RESOLUTION_S = 60
 
 
+def start_clocks(sender, request, user, **kwargs) -> None:
+    """At log-in: the lifetime and the idle time both start now."""
+    if request is not None and hasattr(request, "session"):
+        request.session[STARTED] = request.session[SEEN] = time.time()
+
+
 def _is_activity(request) -> bool:
     return request.headers.get("Sec-Fetch-Mode", "navigate") == "navigate"
 
@@ -59,10 +65,9 @@ class SessionTimeoutMiddleware:
             if reason:
                 logout(request)
                 messages.info(request, reason)
-            elif _is_activity(request) and now - request.session.get(SEEN, 0) > SEEN_RESOLUTION_S:
+            elif STARTED not in request.session:
+                # A session from before these clocks existed: they start now.
+                request.session[STARTED] = request.session[SEEN] = now
+            elif _is_activity(request) and now - request.session[SEEN] > SEEN_RESOLUTION_S:
                 request.session[SEEN] = now
-        response = self.get_response(request)
-        # Just logged in (the log-in form's own request): the clocks start now.
-        if request.user.is_authenticated and STARTED not in request.session:
-            request.session[STARTED] = request.session[SEEN] = now
-        return response
+        return self.get_response(request)
