@@ -248,6 +248,8 @@ class ConfinedSFTPServer(asyncssh.SFTPServer):
         return file_obj
 
     def write(self, file_obj: ExchangeFile, offset: int, data: bytes) -> int:
+        if not file_obj.writing:
+            raise SFTPPermissionDenied("Permission denied: the file is open for reading only.")
         if file_obj.discarded:
             raise SFTPFailure("This upload was discarded: the account's quota is full.")
         size = os.fstat(file_obj.fileno()).st_size

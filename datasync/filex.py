@@ -139,6 +139,15 @@ class FilexSFTPServer(ConfinedSFTPServer):
         )
 
     async def close(self, file_obj: ExchangeFile) -> None:
+        if file_obj.writing and not file_obj.discarded and self.channel.is_closing():
+            # Not the client closing its file: the connection went away in the middle of the
+            # upload (asyncssh closes what was left open). Half a file is never processed.
+            logger.warning(
+                "file exchange: %s lost its connection while uploading %s: discarded",
+                self.username,
+                os.fsdecode(file_obj.virtual),
+            )
+            self._discard(file_obj)
         super().close(file_obj)
         if file_obj.writing and not file_obj.discarded:
             await self.hand_in(os.fsdecode(file_obj.local))

@@ -11,6 +11,7 @@ import asyncio
 import io
 import logging
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -318,3 +319,24 @@ def test_the_default_exchange_root_is_outside_the_default_data_folder():
     root, data = Path(defaults.OCLC_FILEX_ROOT), Path(defaults.DATA_DIR)
     assert root_problem(root, data) is None
     assert not root.is_relative_to(data) and not data.is_relative_to(root)
+
+
+def test_an_upload_cut_off_by_a_lost_connection_is_discarded_not_processed(
+    filex_server, account, collection, caplog
+):
+    caplog.set_level(logging.WARNING, logger="datasync.filex")
+    inbox = account_home("fx_almad") / BIB.lstrip("/")
+    name = f"{collection.collection_id}.ALMAD.cut.mrc"
+    transport, sftp = connect(filex_server, "fx_almad", ACCOUNT_PASSWORD)
+    stream = sftp.open(f"{BIB}/{name}", "w")
+    stream.write(marc_bytes([marc_record("991", "(OCoLC)7")])[:-20])
+    stream.flush()
+    assert (inbox / name).exists()
+    transport.close()  # gone without closing the file
+
+    deadline = time.monotonic() + 20
+    while (inbox / name).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not (inbox / name).exists()
+    assert not IncomingFile.objects.exists()
+    assert any("lost its connection while uploading" in m for m in caplog.messages)
