@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import os
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -25,6 +28,7 @@ from datasync.filex import HOST_KEY_NAME
 from datasync.intake import REPORTS_DIRECTORY, account_home, ensure_account_home
 from datasync.management.commands.oclc_filex import root_problem
 from datasync.models import FilexAccount, IncomingFile
+from profiles.management.commands.rundemo import exchange_environment
 
 from .conftest import ACCOUNT_PASSWORD, connect, marc_bytes, marc_record
 
@@ -308,9 +312,13 @@ def test_the_exception_report_of_a_broken_xml_file_names_no_server_path(
 
 def test_the_exchange_refuses_a_root_that_shares_the_applications_data_folder(settings, tmp_path):
     settings.DATA_DIR = tmp_path / "data"
+    settings.DATA_DIR.mkdir()
+    (settings.DATA_DIR / "field_encryption_key").write_text("application-field-key")
     for root in (tmp_path, settings.DATA_DIR, settings.DATA_DIR / "oclc-filex"):
         with pytest.raises(CommandError, match="folder of its own"):
             call_command("oclc_filex", "--root", str(root), "--port", "0")
+    # A data folder of the exchange's own (as compose and bin/start give it) may hold its root.
+    assert root_problem(tmp_path / "exchange" / "root", tmp_path / "exchange") is None
 
 
 def test_the_default_exchange_root_is_outside_the_default_data_folder():
@@ -340,3 +348,34 @@ def test_an_upload_cut_off_by_a_lost_connection_is_discarded_not_processed(
     assert not (inbox / name).exists()
     assert not IncomingFile.objects.exists()
     assert any("lost its connection while uploading" in m for m in caplog.messages)
+
+
+SHOW_KEYS = (
+    "from django.conf import settings; import json; print(json.dumps({"
+    "'data_dir': str(settings.DATA_DIR), 'secret_key': settings.SECRET_KEY, "
+    "'field_keys': settings.FIELD_ENCRYPTION_KEYS, 'root': str(settings.OCLC_FILEX_ROOT), "
+    "'database': settings.DATABASES['default']['NAME']}))"
+)
+
+
+def test_the_exchange_bin_start_runs_holds_none_of_the_applications_keys(settings, tmp_path):
+    import environ
+
+    env = exchange_environment(str(tmp_path / "exchange-data"))
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    shown = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", SHOW_KEYS],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert shown.returncode == 0, shown.stderr
+    seen = json.loads(shown.stdout.splitlines()[-1])
+    assert seen["data_dir"] == str(tmp_path / "exchange-data")
+    assert seen["secret_key"] != settings.SECRET_KEY
+    assert not set(seen["field_keys"]) & set(settings.FIELD_ENCRYPTION_KEYS)
+    assert seen["root"] == str(settings.OCLC_FILEX_ROOT)
+    # The same database as the application: the exchange checks accounts and records files.
+    assert seen["database"] == environ.Env.db_url_config(env["DATABASE_URL"])["NAME"]
+    assert not os.path.exists(tmp_path / "exchange-data" / "secret_key")

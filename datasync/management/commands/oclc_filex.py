@@ -14,19 +14,24 @@ from datasync.filex import start_filex
 logger = logging.getLogger("datasync.filex")
 
 
+# What marks a folder as the application's own: its development keys and its SQLite database.
+APPLICATION_FILES = ("secret_key", "field_encryption_key", "db.sqlite3")
+
+
 def root_problem(root: Path, data_dir: Path) -> str | None:
-    """Why `root` cannot be the exchange's root: it must share nothing with the application's
-    own folder, which holds its keys (secret_key, field_encryption_key), database and uploads."""
+    """Why `root` cannot be the exchange's root: the tree it serves must not hold the data folder,
+    nor lie in a data folder that holds the application's keys or database."""
     if root == data_dir or data_dir.is_relative_to(root):
         return (
-            f"The exchange's root {root} contains the application's data folder {data_dir} "
-            "(its keys, database and uploads): give the exchange a folder of its own "
-            "(OCLC_FILEX_ROOT or --root)."
+            f"The exchange's root {root} contains the data folder {data_dir}: give the "
+            "exchange a folder of its own (OCLC_FILEX_ROOT or --root)."
         )
-    if root.is_relative_to(data_dir):
+    held = [name for name in APPLICATION_FILES if (data_dir / name).exists()]
+    if root.is_relative_to(data_dir) and held:
         return (
-            f"The exchange's root {root} is inside the application's data folder {data_dir}: "
-            "give the exchange a folder of its own outside it (OCLC_FILEX_ROOT or --root)."
+            f"The exchange's root {root} is inside the application's data folder {data_dir}, "
+            f"beside its {', '.join(held)}: give the exchange a folder of its own outside it "
+            "(OCLC_FILEX_ROOT or --root)."
         )
     return None
 

@@ -4,17 +4,24 @@ This is what README command (1) runs. It migrates the database, makes sure an ad
 (and prints it), loads the demo set-up once, then starts and watches three processes:
 `runserver`, `qcluster` (django-q2 workers and scheduler) and `oclc_filex` (the emulated OCLC
 file exchange). If one of them dies the others are stopped and the command exits non-zero.
+
+The exchange is the one process that strangers (file-exchange account holders) talk to, so it runs
+without the application's keys: an empty data folder of its own and throwaway keys, which sign
+and decrypt nothing, with only the database and its own root (OCLC_FILEX_ROOT) shared.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
+from cryptography.fernet import Fernet
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command, get_commands
@@ -27,6 +34,24 @@ DEMO_STEPS = (
     "setup_demo_oclc",
     "setup_demo_publishing",
 )
+
+
+def exchange_environment(data_dir: str) -> dict[str, str]:
+    """The emulated exchange's environment: the application's database and exchange root, none
+    of its keys (the environment wins over .env, so the throwaway ones are what it reads)."""
+    database = settings.DATABASES["default"]
+    env = dict(os.environ)
+    env.update(
+        {
+            "DATA_DIR": data_dir,
+            "OCLC_FILEX_ROOT": str(settings.OCLC_FILEX_ROOT),
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        }
+    )
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        env["DATABASE_URL"] = f"sqlite:///{database['NAME']}"
+    return env
 
 
 class Command(BaseCommand):
@@ -53,11 +78,14 @@ class Command(BaseCommand):
             "web": manage + ["runserver", f"{host}:{port}", "--noreload"],
             "workers": manage + ["qcluster"],
         }
+        environments = {}
+        exchange_data = tempfile.mkdtemp(prefix="alma-oclc-filex-")
         if "oclc_filex" in available:
             commands["oclc-filex"] = manage + ["oclc_filex"]
+            environments["oclc-filex"] = exchange_environment(exchange_data)
         procs: dict[str, subprocess.Popen] = {}
         for name, cmd in commands.items():
-            procs[name] = subprocess.Popen(cmd, start_new_session=True)
+            procs[name] = subprocess.Popen(cmd, start_new_session=True, env=environments.get(name))
 
         url = f"http://{host}:{port}/admin/"
         self.stdout.write(
@@ -94,6 +122,7 @@ class Command(BaseCommand):
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+        shutil.rmtree(exchange_data, ignore_errors=True)
         sys.exit(exit_code)
 
     def _admin_login(self) -> tuple[str, str]:
