@@ -143,6 +143,8 @@ class ConfinedSFTPServer(asyncssh.SFTPServer):
 
     def map_path(self, path: bytes) -> bytes:
         """The local path of a client path, refused when any part of it is a symbolic link."""
+        if b"\x00" in path:
+            raise SFTPNoSuchFile("No such file")
         local = self._join(path)
         if os.path.realpath(local) != local:
             self._refuse("follow a link at", path)
@@ -153,10 +155,10 @@ class ConfinedSFTPServer(asyncssh.SFTPServer):
         local = self.map_path(path)
         if not any(local.startswith(folder + b"/") for folder in self.upload_folders):
             self._refuse(action, path)
-            raise SFTPPermissionDenied(self._read_only_reason(local))
+            raise SFTPPermissionDenied(self._read_only_reason())
         return local
 
-    def _read_only_reason(self, local: bytes) -> str:
+    def _read_only_reason(self) -> str:
         folders = " and ".join(os.fsdecode(f[len(self.home) :]) for f in self.upload_folders)
         return f"Permission denied: only files in {folders} can be written here."
 
@@ -205,6 +207,7 @@ class ConfinedSFTPServer(asyncssh.SFTPServer):
         mode = ("ab" if flags & os.O_APPEND else "wb") + ("+" if flags & os.O_RDWR else "")
         file_obj = self._open(path, flags, mode, attrs, local=local)
         file_obj.writing = True
+        self.usage.recount(self.upload_folders)  # a truncated file holds less from now on
         return file_obj
 
     def open56(

@@ -190,6 +190,7 @@ def test_the_server_paths_never_appear_in_what_a_client_is_told(filex_server, ac
             _refused(sftp.open, f"{REPORTS}/fake.txt", "w"),
             _refused(sftp.mkdir, "/elsewhere"),
             _refused(sftp.remove, f"{BIB}/missing"),
+            _refused(sftp.open, f"{BIB}/\x00/../../../etc/passwd"),
             sftp.normalize("."),
             sftp.normalize(f"{BIB}/.."),
         ]
