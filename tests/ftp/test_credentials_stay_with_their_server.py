@@ -13,6 +13,7 @@ import asyncssh
 import pytest
 from django.urls import reverse
 
+from ftp.forms import IDENTITY_HELP
 from ftp.models import SftpConnection
 from ftp.transfer import TransferError, deliver, test_connection
 from tests.servers import asyncssh_in_thread
@@ -115,6 +116,8 @@ def test_changing_the_port_never_sends_the_stored_password_to_the_new_one(
     staff, sftp_connection, sshd, fake_server
 ):
     change = reverse("admin:ftp_sftpconnection_change", args=[sftp_connection.pk])
+    # The form says what a change of server, port or username does, before anything is saved.
+    assert IDENTITY_HELP in staff.get(change).content.decode()
 
     # Port changed, password left blank ("kept"): refused before anything is saved.
     html = staff.post(change, form_of(sftp_connection, port=fake_server.port)).content.decode()
