@@ -47,7 +47,9 @@ def test_an_empty_folder_variable_means_its_default_never_the_working_directory(
     )
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.split() == [
-        str(tmp_path / name) for name in ("published", "uploads", "static", "oclc-filex")
+        *(str(tmp_path / name) for name in ("published", "uploads", "static")),
+        # The exchange keeps its files in a folder of its own, outside DATA_DIR.
+        str(ROOT / "var-oclc-filex"),
     ]
 
 
