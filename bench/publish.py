@@ -37,12 +37,13 @@ def _setup_django() -> None:
     django.setup()
 
 
-def run_job_in_child(job_id: int) -> dict:
-    """Run one job in a fresh interpreter; returns its wall time and peak RSS."""
+def run_job_in_child(profile_id: int, mode: str) -> dict:
+    """Run the profile in `mode` in a fresh interpreter, as the `publish` command does (the
+    engine's one way in); returns its wall time and peak RSS."""
     env = {**os.environ}
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.publish", "--run-job", str(job_id)],
+        [sys.executable, "-m", "bench.publish", "--run", f"{profile_id}:{mode}"],
         env=env,
         stdout=subprocess.PIPE,
     )
@@ -51,7 +52,7 @@ def run_job_in_child(job_id: int) -> dict:
     out = proc.stdout.read().decode()
     proc.stdout.close()
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"job {job_id} child failed: {out}")
+        raise SystemExit(f"{mode} run of profile {profile_id} failed in its child: {out}")
     inner = json.loads(out.strip().splitlines()[-1])
     # ru_maxrss is in KiB on Linux.
     return {**inner, "wall_s": wall, "peak_rss_mb": usage.ru_maxrss / 1024}
@@ -87,18 +88,19 @@ def _time_phases() -> dict[str, float]:
     return spent
 
 
-def child_main(job_id: int) -> None:
+def child_main(run: str) -> None:
     _setup_django()
     from django.db import connection
 
-    from profiles.engine import run_job_now
-    from profiles.models import PublishingJob
+    from profiles.engine import run_now
+    from profiles.models import PublishingProfile
 
     phases = _time_phases()
 
     # The child talks to the benchmark database the parent created.
     connection.settings_dict["NAME"] = os.environ["BENCH_DB_NAME"]
-    job = PublishingJob.objects.select_related("profile").get(pk=job_id)
+    profile_id, mode = run.split(":")
+    profile = PublishingProfile.objects.get(pk=int(profile_id))
     profile_dir = os.environ.get("BENCH_PROFILE_DIR")
     profiler = None
     if profile_dir:
@@ -107,11 +109,11 @@ def child_main(job_id: int) -> None:
         profiler = cProfile.Profile()
         profiler.enable()
     started = time.perf_counter()
-    job = run_job_now(job)
+    job = run_now(profile, mode=mode, in_process=True).job
     elapsed = time.perf_counter() - started
     if profiler is not None:
         profiler.disable()
-        profiler.dump_stats(Path(profile_dir) / f"job-{job_id}-{job.kind}.pstats")
+        profiler.dump_stats(Path(profile_dir) / f"job-{job.pk}-{job.kind}.pstats")
     print(
         json.dumps(
             {
@@ -134,7 +136,6 @@ def measure_floor(connection_row, work: Path, records_per_file: int) -> dict:
     from ftp.transfer import deliver
     from records.models import Bib
 
-    table = Bib._meta.db_table
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     params = connection.get_connection_params()
@@ -144,10 +145,9 @@ def measure_floor(connection_row, work: Path, records_per_file: int) -> dict:
     try:
         with raw.transaction(), raw.cursor(name="floor") as cursor:
             cursor.itersize = 2000
-            cursor.execute(
-                f"SELECT id, marc FROM {table} WHERE deleted_at IS NULL AND NOT suppressed "  # noqa: S608
-                "AND export_tag = 'publish_bib' AND holdings_count > 0 ORDER BY id"
-            )
+            # The eligible records, by the one rule the engine selects with.
+            eligible = Bib.objects.publishable().order_by("id").values_list("id", "marc")
+            cursor.execute(*eligible.query.sql_with_params())
             handle = None
             for _, marc in cursor:
                 if count % records_per_file == 0:
@@ -239,10 +239,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--changed", type=float, default=1.0, help="percent changed (1)")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
-    parser.add_argument("--run-job", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--run", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.run_job:
-        child_main(args.run_job)
+    if args.run:
+        child_main(args.run)
         return
 
     _setup_django()
@@ -253,7 +253,6 @@ def main(argv: list[str] | None = None) -> None:
 
     from bench.catalogue import change_share, generate
     from ftp.models import SftpConnection
-    from profiles.engine import request_job
     from profiles.models import PublishingProfile
     from tests.servers import start_sshd
 
@@ -293,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
             status="active",
             ftp_connection=ftp,
         )
-        full = run_job_in_child(request_job(profile, "full", enqueue=False).pk)
+        full = run_job_in_child(profile.pk, "full")
         if full["status"] != "succeeded":
             raise SystemExit(f"Full publish failed: {full['error']}")
         # A day passes between a Full and the next Incremental: the maintenance PostgreSQL
@@ -308,7 +307,7 @@ def main(argv: list[str] | None = None) -> None:
             # PostgreSQL has checkpointed (at least every checkpoint_timeout, 5 minutes), so
             # the job does not pay for writing the day's dirty pages out of shared buffers.
             checkpoint()
-            result = run_job_in_child(request_job(profile, "incremental", enqueue=False).pk)
+            result = run_job_in_child(profile.pk, "incremental")
             if result["status"] != "succeeded":
                 raise SystemExit(f"Incremental publish failed: {result['error']}")
             rounds.append(result)
@@ -324,7 +323,7 @@ def main(argv: list[str] | None = None) -> None:
 
         shutil.rmtree(work, ignore_errors=True)
 
-    # The job's own time (run_job_now); the child's interpreter start-up is shown apart.
+    # The job's own time (run_now in the child); the child's interpreter start-up is shown apart.
     full_s, inc_s, floor_s = full["engine_s"], incremental["engine_s"], floor["floor_s"]
     rows += [
         ("records in catalogue", f"{args.records:,}"),

@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "django_q",
     "audit",
     "accounts",
+    "jobs",
     "records",
     "ftp",
     "profiles",
@@ -255,16 +256,20 @@ CACHES = {
 # out a second time while the first still runs. Missed slots are not caught up: the next
 # Incremental covers everything that changed anyway.
 Q_TIMEOUT = env.int("Q_TIMEOUT", default=4 * 3600)
+Q_WORKERS = env.int("Q_WORKERS", default=2)
 Q_CLUSTER = {
     "name": env.str("Q_CLUSTER_NAME", default="alma-publishing"),
-    "workers": env.int("Q_WORKERS", default=2),
+    "workers": Q_WORKERS,
     "timeout": Q_TIMEOUT,
     "retry": Q_TIMEOUT + 1800,
     "max_attempts": 1,
     "catch_up": False,
     "save_limit": 1000,
     "ack_failures": True,
-    "queue_limit": 50,
+    # Tasks a cluster takes off the shared queue ahead of its free workers: no more than it
+    # can run, so with several clusters (machines) jobs go to whichever has a free worker, and
+    # a cluster that dies strands at most this many tasks until `retry` hands them out again.
+    "queue_limit": Q_WORKERS,
     "poll": 1,
     "time_zone": TIME_ZONE,
     "label": "Background tasks",

@@ -18,8 +18,7 @@ from django.views.decorators.http import require_POST
 from audit.log import record as audit
 
 from . import scheduling
-from .engine.jobs import JobRefused
-from .engine.runs import job_to_retry_first, request_run
+from .engine import JobRefused, find_orphans, job_to_retry_first, republish_set, run_now
 from .forms import STATUS_WORDS, FetchReportsForm, PublishingProfileForm, RepublishForm
 from .models import PublishingJob, PublishingProfile
 from .xref import XrefError, fetch_reports
@@ -140,6 +139,7 @@ class PublishingProfileAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
     def status_context(self, profile: PublishingProfile) -> dict:
+        find_orphans(profile=profile)  # a job whose worker died is not shown as active
         next_run = scheduling.next_run(profile)
         return {
             "holdings_only_note": HOLDINGS_ONLY_NOTE,
@@ -173,9 +173,10 @@ class PublishingProfileAdmin(admin.ModelAdmin):
             raise PermissionDenied
         return profile
 
-    def _requested(self, request, profile, kind, **kwargs) -> HttpResponseRedirect:
+    def _requested(self, request, profile, start) -> HttpResponseRedirect:
+        """`start()`: the engine call; its RunRequest is reported and its job page shown."""
         try:
-            run = request_run(profile, kind, requested_by=request.user, **kwargs)
+            run = start()
         except JobRefused as exc:
             messages.error(request, str(exc))
             return redirect("admin:profiles_publishingprofile_change", profile.pk)
@@ -183,6 +184,8 @@ class PublishingProfileAdmin(admin.ModelAdmin):
             messages.warning(request, run.message + " Its progress shows below.")
             return redirect("profiles:job", pk=run.retry.pk)
         job = run.job
+        if run.orphans:
+            messages.warning(request, run.message)
         messages.success(
             request,
             f"{job.get_kind_display()} job {job.pk} queued"
@@ -197,9 +200,14 @@ class PublishingProfileAdmin(admin.ModelAdmin):
             lambda r: self._requested(
                 r,
                 profile,
-                profile.publishing_mode,
-                trigger=PublishingJob.Trigger.RUN_NOW,
-                dry_run=bool(r.POST.get("dry_run")),
+                lambda: run_now(
+                    profile,
+                    # The mode shown on the page the person confirmed: a page left open while
+                    # the mode changed (a Full switching to Incremental) starts nothing.
+                    confirmed_mode=r.POST.get("confirmed_mode") or None,
+                    requested_by=r.user,
+                    dry_run=bool(r.POST.get("dry_run")),
+                ),
             )
         )(request)
 
@@ -210,10 +218,12 @@ class PublishingProfileAdmin(admin.ModelAdmin):
             return self._requested(
                 request,
                 profile,
-                PublishingJob.Kind.REPUBLISH_SET,
-                bib_set=form.cleaned_data["bib_set"],
-                trigger=PublishingJob.Trigger.REPUBLISH,
-                dry_run=form.cleaned_data["dry_run"],
+                lambda: republish_set(
+                    profile,
+                    form.cleaned_data["bib_set"],
+                    requested_by=request.user,
+                    dry_run=form.cleaned_data["dry_run"],
+                ),
             )
         return self._page(request, profile, "profiles/republish.html", form=form)
 

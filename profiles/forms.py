@@ -10,13 +10,8 @@ from records.models import BibSet, pk_from_mms_id
 from .models import DEFAULT_REPORTS_DIRECTORY, JobRecord, PublishingJob, PublishingProfile
 
 # Alma's words for job statuses in Monitor Jobs.
-STATUS_WORDS = {
-    PublishingJob.Status.QUEUED: "Queued",
-    PublishingJob.Status.RUNNING: "Running",
-    PublishingJob.Status.SUCCEEDED: "Completed successfully",
-    PublishingJob.Status.COMPLETED_WITH_ERRORS: "Completed with errors",
-    PublishingJob.Status.FAILED: "Failed",
-}
+# Alma's words for a job's state, the same for every kind of job (jobs.models.JobStatus).
+STATUS_WORDS = dict(PublishingJob.Status.choices)
 
 
 def safe_remote_path(value: str | None) -> str:

@@ -4,7 +4,7 @@ files each job wrote, the per-record publication ledger and per-record job outco
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from config.validators import no_control_characters
 from ftp.models import path_problem
+from jobs.models import Job, JobStatus
 
 DEFAULT_PROFILE_NAME = "Publish bibliographic records (DataSync) to OCLC"
 DEFAULT_PROFILE_DESCRIPTION = "Synchronize your local catalog with WorldCat"
@@ -28,9 +29,6 @@ _SYMBOL_RE = re.compile(r"^[A-Za-z0-9@$#]+$")
 _COLLECTION_ID_RE = re.compile(r"^[0-9]{7}$")
 _EMAIL_SPLIT_RE = re.compile(r"[\s,;]+")
 
-# A running job whose heartbeat is older than this is treated as abandoned by a dead worker.
-STALE_AFTER = timedelta(minutes=30)
-
 
 class FailureCategory(models.TextChoices):
     AUTH = "auth", "Authentication"
@@ -38,6 +36,8 @@ class FailureCategory(models.TextChoices):
     NETWORK = "network", "Network"
     REMOTE_REJECTED = "remote-rejected", "Rejected by the server"
     CONFIG = "config", "Configuration"
+    # The process running the job ended before the job did (see jobs.liveness).
+    WORKER = "worker", "Worker stopped"
     INTERNAL = "internal", "Internal error"
 
 
@@ -244,19 +244,12 @@ class PublishingProfile(models.Model):
         return self.jobs.filter(status__in=PublishingJob.ACTIVE_STATUSES).first()
 
 
-class PublishingJob(models.Model):
+class PublishingJob(Job):
     class Kind(models.TextChoices):
         BASELINE = "baseline", "Baseline"
         FULL = "full", "Full"
         INCREMENTAL = "incremental", "Incremental"
         REPUBLISH_SET = "republish_set", "Bib OCLC Republish Set of Titles"
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Pending"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Completed successfully"
-        COMPLETED_WITH_ERRORS = "completed_with_errors", "Completed with errors"
-        FAILED = "failed", "Failed"
 
     class Stage(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -272,9 +265,6 @@ class PublishingJob(models.Model):
         COMMAND = "command", "Command line"
         REPUBLISH = "republish", "Republish set"
 
-    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
-    FINISHED_STATUSES = (Status.SUCCEEDED, Status.COMPLETED_WITH_ERRORS, Status.FAILED)
-
     profile = models.ForeignKey(PublishingProfile, on_delete=models.PROTECT, related_name="jobs")
     kind = models.CharField("Mode", max_length=16, choices=Kind.choices)
     bib_set = models.ForeignKey(
@@ -285,21 +275,9 @@ class PublishingJob(models.Model):
         on_delete=models.SET_NULL,
         related_name="publishing_jobs",
     )
-    status = models.CharField(max_length=24, choices=Status.choices, default=Status.QUEUED)
     stage = models.CharField(max_length=12, choices=Stage.choices, default=Stage.PENDING)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
     trigger = models.CharField(max_length=12, choices=Trigger.choices, default=Trigger.RUN_NOW)
     dry_run = models.BooleanField("Dry run (nothing uploaded)", default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
     # Frozen at the first attempt: file names derive from it, so a retry reuses them.
     run_stamp = models.CharField(max_length=20, blank=True)
     # Set once every file is written: a retry then resends those files instead of reselecting.
@@ -338,7 +316,7 @@ class PublishingJob(models.Model):
             models.Index(fields=["profile", "-created_at"], name="job_profile_created"),
             # Status filter of the job history.
             models.Index(fields=["status", "-created_at"], name="job_status_created"),
-            # recover_stale_jobs: running jobs by heartbeat.
+            # Finding orphans: the running jobs (a handful at most).
             models.Index(
                 fields=["heartbeat_at"],
                 name="job_running_heartbeat",
@@ -354,20 +332,6 @@ class PublishingJob(models.Model):
             return reverse("profiles:job", args=[self.pk])
         except NoReverseMatch:
             return ""
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in self.ACTIVE_STATUSES
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in self.FINISHED_STATUSES
-
-    @property
-    def duration(self) -> timedelta | None:
-        if not self.started_at:
-            return None
-        return (self.finished_at or timezone.now()) - self.started_at
 
     @property
     def records_sent(self) -> int:
@@ -389,20 +353,79 @@ class PublishingJob(models.Model):
             "failed": self.count_failed,
         }
 
-    def is_stale(self, now=None) -> bool:
-        """A running job whose worker stopped beating (killed, machine restarted)."""
-        if self.status != self.Status.RUNNING:
-            return False
-        now = now or timezone.now()
-        last = self.heartbeat_at or self.started_at or self.created_at
-        return last < now - STALE_AFTER
+    @property
+    def sends(self) -> bool:
+        """Whether the job delivers its files (a Baseline and a dry run only write them)."""
+        return not self.dry_run and self.kind != self.Kind.BASELINE
+
+    def delivery(self) -> Delivery:
+        """What reached the S/FTP server: records and files delivered, of those written."""
+        files = list(self.files.values_list("records", "delivered_at"))
+        return Delivery(
+            sends=self.sends,
+            records_written=sum(n for n, _ in files),
+            records_delivered=sum(n for n, at in files if at is not None),
+            files_written=len(files),
+            files_delivered=sum(1 for _, at in files if at is not None),
+        )
 
     def mark_failed(self, category: str, message: str) -> None:
+        """Running -> failed, and the attempt that was running with it (called under the job's
+        row lock by the engine)."""
         self.status = self.Status.FAILED
         self.failure_category = category
         self.failure_message = message[:4000]
         self.finished_at = timezone.now()
         self.save(update_fields=["status", "failure_category", "failure_message", "finished_at"])
+        self.attempt_history.filter(number=self.attempts, finished_at__isnull=True).update(
+            status=self.status,
+            stage=self.stage,
+            failure_category=category,
+            message=self.failure_message,
+            finished_at=self.finished_at,
+        )
+
+
+class Delivery(NamedTuple):
+    sends: bool
+    records_written: int
+    records_delivered: int
+    files_written: int
+    files_delivered: int
+
+    @property
+    def complete(self) -> bool:
+        return self.files_delivered == self.files_written
+
+
+class JobAttempt(models.Model):
+    """One run of a job by a worker: a retry is a new attempt of the same job. Kept for good,
+    so a job that succeeded on its second attempt still shows why the first one failed."""
+
+    job = models.ForeignKey(PublishingJob, on_delete=models.CASCADE, related_name="attempt_history")
+    number = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=24, choices=JobStatus.choices, default=JobStatus.RUNNING)
+    # The stage the attempt reached (where it failed, for a failed one).
+    stage = models.CharField(max_length=12, choices=PublishingJob.Stage.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Host and process id of the worker that ran it.
+    worker = models.CharField(max_length=200, blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    failure_category = models.CharField(max_length=20, choices=FailureCategory.choices, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["job", "number"]
+        verbose_name = "job attempt"
+        constraints = [
+            models.UniqueConstraint(fields=["job", "number"], name="attempt_number_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Attempt {self.number} of job {self.job_id}"
 
 
 class JobFile(models.Model):

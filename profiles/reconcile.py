@@ -28,12 +28,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.log import record as audit
-from records.models import Bib, BibSet, BibSetMember, pk_from_mms_id
+from records.models import NOT_PUBLISHABLE_LABELS, Bib, BibSet, BibSetMember, pk_from_mms_id
 
-from .models import PublishedRecord, PublishingJob, PublishingProfile
+from .models import PublishedRecord, PublishingProfile
 
 if TYPE_CHECKING:
-    from .engine.runs import RunRequest
+    from .engine import RunRequest
 
 MISSING = "missing"
 STALE = "stale"
@@ -191,7 +191,8 @@ def reconcile(profile: PublishingProfile, *, limit: int | None = 500) -> Reconci
             result.holdings += len(batch)
             unknown = [h for h in batch if h[0] not in expected and h[0] not in stale_records]
             pks = {pk_from_mms_id(h[2]) for h in unknown} - {None}
-            bibs = {b.pk: b for b in Bib.objects.filter(pk__in=pks).only("pk", "mms_id", "title")}
+            found = Bib.objects.filter(pk__in=pks).with_eligibility()
+            bibs = {b.pk: b for b in found.only("pk", "mms_id", "title")}
             for _record_pk, number, lsn in unknown:
                 bib = bibs.get(pk_from_mms_id(lsn) or 0)
                 result.add(
@@ -202,7 +203,12 @@ def reconcile(profile: PublishingProfile, *, limit: int | None = 500) -> Reconci
                         bib.mms_id if bib else None,
                         bib.title if bib else "",
                         f"WorldCat shows a holding of {symbol} (local number {lsn or 'none'}) "
-                        "that this profile's ledger does not account for",
+                        "that this profile's ledger does not account for"
+                        + (
+                            f"; not eligible to publish: {NOT_PUBLISHABLE_LABELS[why]}"
+                            if (why := getattr(bib, "why_not_publishable", ""))
+                            else ""
+                        ),
                     )
                 )
     return result
@@ -216,8 +222,7 @@ def republish_differences(profile: PublishingProfile, *, actor=None) -> RunReque
     first (`result.retry`); the Republish set follows once it succeeds. Raises JobRefused
     (nothing created) when the profile has an active job or nothing to republish.
     """
-    from .engine.jobs import JobRefused
-    from .engine.runs import request_run
+    from .engine import JobRefused, republish_set
 
     result = reconcile(profile, limit=None)
     bib_ids = result.republishable()
@@ -239,13 +244,7 @@ def republish_differences(profile: PublishingProfile, *, actor=None) -> RunReque
         BibSetMember.objects.bulk_create(
             [BibSetMember(bib_set=bib_set, bib_id=pk) for pk in bib_ids], batch_size=5000
         )
-        run = request_run(
-            profile,
-            PublishingJob.Kind.REPUBLISH_SET,
-            bib_set=bib_set,
-            requested_by=actor,
-            trigger=PublishingJob.Trigger.REPUBLISH,
-        )
+        run = republish_set(profile, bib_set, requested_by=actor)
         if run.retry is not None:
             started = f"job {run.retry.pk} retried first, the republish follows it"
             data = {"set": bib_set.pk, "retry": run.retry.pk, "counts": result.counts}

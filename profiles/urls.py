@@ -19,6 +19,5 @@ urlpatterns = [
         name="job_file_download",
     ),
     path("jobs/<int:pk>/retry/", views.job_retry, name="job_retry"),
-    path("jobs/<int:pk>/mark-failed/", views.job_mark_failed, name="job_mark_failed"),
     path("profiles/<int:pk>/reconciliation/", views.reconciliation, name="reconciliation"),
 ]

@@ -1,8 +1,10 @@
 """Job history (Alma's Monitor Jobs for publishing) and the reconciliation page.
 
-Read-only except for two job actions (Retry a failed job, Mark a stale one as failed) and the
-reconciliation's "Republish these". Every page needs the profiles view permission; actions need
-the change permission. Lists never COUNT(*) a big table: pages fetch one row more than they show.
+Read-only except for Retry (a failed job) and the reconciliation's "Republish these". Looking at
+a running job asks whether its worker is alive (jobs.liveness): one that has died is marked
+failed there and then, so the page never shows a dead job as running. Every page needs the
+profiles view permission; actions need the change permission. Lists never COUNT(*) a big table:
+pages fetch one row more than they show.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from pathlib import Path
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import Count
 from django.http import FileResponse, Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,12 +24,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from audit.log import record as audit
+from jobs.models import COMPLETED_STATUSES
 
-from .engine.jobs import JobRefused, retry_job
+from .engine import JobRefused, find_orphans, retry
 from .engine.writer import job_directory
 from .forms import STATUS_WORDS, JobFilterForm, OutcomeFilterForm
-from .models import FailureCategory, JobFile, JobRecord, PublishingJob, PublishingProfile
+from .models import JobFile, JobRecord, PublishingJob, PublishingProfile
 from .reconcile import KIND_LABELS, reconcile, republish_differences
 
 JOBS_PER_PAGE = 50
@@ -164,9 +165,10 @@ def job_list(request):
         job.status_word = status_word(job.status)
         job.duration_text = duration_text(job.duration)
     chart_jobs = list(
-        jobs.filter(status__in=PublishingJob.FINISHED_STATUSES, dry_run=False).order_by(
-            "-created_at", "-id"
-        )[:CHART_RUNS]
+        # Completed runs only: a failed run's counts are what it wrote, not what it sent.
+        jobs.filter(status__in=COMPLETED_STATUSES, dry_run=False).order_by("-created_at", "-id")[
+            :CHART_RUNS
+        ]
     )[::-1]
     return render_page(
         request,
@@ -184,12 +186,15 @@ def job_list(request):
 
 
 def _job(pk: int) -> PublishingJob:
-    return get_object_or_404(
+    job = get_object_or_404(
         PublishingJob.objects.select_related(
             "profile", "profile__ftp_connection", "bib_set", "requested_by"
         ),
         pk=pk,
     )
+    if job.status == PublishingJob.Status.RUNNING and find_orphans(job=job):
+        job.refresh_from_db()
+    return job
 
 
 def progress_data(job: PublishingJob) -> dict:
@@ -269,7 +274,8 @@ def job_detail(request, pk: int):
                 for r in reasons
             ],
             "can_retry": can_change and job.status == PublishingJob.Status.FAILED,
-            "can_mark_failed": can_change and job.is_stale(),
+            "attempts": job.attempt_history.select_related("requested_by"),
+            "delivery": job.delivery(),
             "progress": progress_data(job),
         },
     )
@@ -277,8 +283,7 @@ def job_detail(request, pk: int):
 
 @needs(VIEW_JOB)
 def job_progress(request, pk: int):
-    job = get_object_or_404(PublishingJob, pk=pk)
-    return JsonResponse(progress_data(job))
+    return JsonResponse(progress_data(_job(pk)))
 
 
 @needs(VIEW_JOB)
@@ -335,49 +340,11 @@ def job_outcomes_csv(request, pk: int):
 def job_retry(request, pk: int):
     job = _job(pk)
     try:
-        retry_job(job, requested_by=request.user)
+        retry(job, requested_by=request.user)
     except JobRefused as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, f"Job {job.pk} queued again: it resends the files it wrote.")
-    return redirect("profiles:job", pk=job.pk)
-
-
-def mark_stale_job_failed(job: PublishingJob, *, actor) -> bool:
-    """A running job whose worker stopped beating -> failed, under the row lock commit takes."""
-    with transaction.atomic():
-        locked = PublishingJob.objects.select_for_update().get(pk=job.pk)
-        if not locked.is_stale():
-            return False
-        last = locked.heartbeat_at or locked.started_at or locked.created_at
-        locked.mark_failed(
-            FailureCategory.INTERNAL,
-            "Marked as failed by staff: the worker running this job stopped responding (last "
-            f"heartbeat {timezone.localtime(last):%Y-%m-%d %H:%M %Z}). Nothing was committed; "
-            "retry the job to resend its files.",
-        )
-        audit(
-            "profiles.job.failed",
-            actor=actor,
-            target=locked,
-            message=f"{locked} marked as failed (worker died)",
-            data={"category": FailureCategory.INTERNAL, "stale": True, "stage": locked.stage},
-        )
-    return True
-
-
-@require_POST
-@needs(CHANGE_JOB)
-def job_mark_failed(request, pk: int):
-    job = _job(pk)
-    if mark_stale_job_failed(job, actor=request.user):
-        messages.success(request, f"Job {job.pk} marked as failed. You can retry it now.")
-    else:
-        messages.error(
-            request,
-            f"Job {job.pk} is not a stale running job (its worker is still reporting): "
-            "not changed.",
-        )
     return redirect("profiles:job", pk=job.pk)
 
 

@@ -15,10 +15,11 @@ from django.urls import path
 from django.utils.html import format_html
 
 from audit.log import record as audit
+from jobs.models import JobStatus
 
 from .importer import parse_holdings_option
 from .jobs import enqueue
-from .models import ExportTag, ImportJob, JobStatus, SyncJob
+from .models import ExportTag, ImportJob, SyncJob
 from .paginator import CheapPaginator
 from .readers import container_kind
 

@@ -12,10 +12,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit.log import record as audit
+from jobs.models import JobStatus
 
 from .actions import set_export_tag
 from .importer import Importer, ImportResult, parse_holdings_option
-from .models import Bib, ExportTag, ImportJob, JobStatus, SyncJob
+from .models import Bib, ExportTag, ImportJob, SyncJob
 
 logger = logging.getLogger(__name__)
 SYNC_BATCH = 1000

@@ -7,6 +7,7 @@ from django.db import connection, models
 from django.urls import reverse
 
 from config.validators import no_control_characters
+from jobs.models import Job
 
 from .changes import ChangeCounter  # noqa: F401 - model registered with this app
 from .marc import BibSummary, content_hash, parse, summarize
@@ -68,20 +69,47 @@ def default_export_tag() -> str:
     return settings.DEFAULT_EXPORT_TAG
 
 
+# Eligible to publish: the one rule, used by the publishing engine's selection, the record page,
+# the reconciliation and the tests. Live (not deleted), not suppressed, tagged Publish bib, with
+# at least one holdings record. The partial index bib_publishable serves it.
+PUBLISHABLE = models.Q(
+    deleted_at__isnull=True,
+    suppressed=False,
+    export_tag=ExportTag.PUBLISH_BIB,
+    holdings_count__gt=0,
+)
+# Why a bib is not eligible ("" when it is): explains PUBLISHABLE, never decides apart from it.
+# The first reason that applies, in this order; the values are profiles' JobRecord reasons.
+WHY_NOT_PUBLISHABLE = models.Case(
+    models.When(PUBLISHABLE, then=models.Value("")),
+    models.When(deleted_at__isnull=False, then=models.Value("deleted")),
+    models.When(export_tag=ExportTag.DONT_PUBLISH, then=models.Value("dont_publish")),
+    models.When(export_tag=ExportTag.HOLDINGS_ONLY, then=models.Value("holdings_only")),
+    models.When(suppressed=True, then=models.Value("suppressed")),
+    default=models.Value("no_holdings"),
+    output_field=models.CharField(),
+)
+NOT_PUBLISHABLE_LABELS = {
+    "deleted": "the record is deleted",
+    "dont_publish": "it is tagged Don't publish",
+    "holdings_only": "it is tagged Publish holdings only",
+    "suppressed": "it is suppressed from discovery",
+    "no_holdings": "it has no holdings",
+}
+
+
 class BibQuerySet(models.QuerySet):
     def live(self):
         """Not deleted (deleted bibs stay as tombstones so their deletion can be published)."""
         return self.filter(deleted_at__isnull=True)
 
     def publishable(self):
-        """What the DataSync profile publishes: live, not suppressed, tagged Publish bib, with
-        at least one holdings record."""
-        return self.filter(
-            deleted_at__isnull=True,
-            suppressed=False,
-            export_tag=ExportTag.PUBLISH_BIB,
-            holdings_count__gt=0,
-        )
+        """What the DataSync profile publishes (PUBLISHABLE)."""
+        return self.filter(PUBLISHABLE)
+
+    def with_eligibility(self):
+        """Each bib with `why_not_publishable`: "" when eligible, else the reason."""
+        return self.annotate(why_not_publishable=WHY_NOT_PUBLISHABLE)
 
     def changed_since(self, watermark: int):
         """Bibs whose last change is at or above a watermark (see records/changes.py)."""
@@ -167,15 +195,6 @@ class Bib(models.Model):
     @property
     def oclc_number_list(self) -> list[str]:
         return self.oclc_numbers.split()
-
-    @property
-    def is_publishable(self) -> bool:
-        return (
-            self.deleted_at is None
-            and not self.suppressed
-            and self.export_tag == ExportTag.PUBLISH_BIB
-            and self.holdings_count > 0
-        )
 
     def record(self):
         """The stored record parsed with pymarc."""
@@ -287,45 +306,13 @@ class BibSetMember(models.Model):
         return f"{self.bib_id} in {self.bib_set_id}"
 
 
-class JobStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Completed"
-    COMPLETED_WITH_ERRORS = "errors", "Completed with errors"
-    FAILED = "failed", "Failed"
-
-
-FINISHED_STATUSES = (JobStatus.SUCCEEDED, JobStatus.COMPLETED_WITH_ERRORS, JobStatus.FAILED)
-
-
-class BackgroundJob(models.Model):
-    """What the catalogue's background jobs (imports, Synchronize) have in common: a state, a
-    message, who asked, and when it was asked for, started and finished."""
-
-    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
-    message = models.TextField(blank=True)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        abstract = True
-        ordering = ["-id"]
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in FINISHED_STATUSES
-
-
-class ImportJob(BackgroundJob):
+class ImportJob(Job):
     """One MARC file uploaded through the admin and imported in the background."""
 
     # Per-record errors kept on the job row; the counts stay exact beyond it.
     MAX_STORED_ERRORS = 1000
 
+    message = models.TextField(blank=True)
     original_name = models.CharField("file", max_length=255)
     path = models.CharField(max_length=500, editable=False)
     export_tag = models.CharField(
@@ -361,11 +348,12 @@ class ImportJob(BackgroundJob):
         return min(99, int(100 * self.bytes_read / self.total_bytes))
 
 
-class SyncJob(BackgroundJob):
+class SyncJob(Job):
     """A run of "Synchronize Bib Records with External Catalog" over a set: sets the
     "Export to WorldCat" tag of every record of the set to one value."""
 
     bib_set = models.ForeignKey(BibSet, on_delete=models.PROTECT, related_name="sync_jobs")
+    message = models.TextField(blank=True)
     value = models.CharField(
         "Synchronize with External Catalog", max_length=20, choices=ExportTag.choices
     )

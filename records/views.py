@@ -19,7 +19,7 @@ from audit.models import AuditEntry
 from . import actions
 from .marc import FIELD_TERMINATOR, SUBFIELD_DELIMITER, MarcStructureError, iter_directory
 from .mnemonic import MnemonicError, from_text, to_text
-from .models import Bib, ExportTag, Holding, pk_from_mms_id
+from .models import NOT_PUBLISHABLE_LABELS, Bib, ExportTag, Holding, pk_from_mms_id
 
 AUDIT_PAGE = 50
 # Far above any real record in the editor's text (ISO 2709 stops at 99,999 bytes).
@@ -98,7 +98,7 @@ def _post(request: HttpRequest, bib: Bib) -> str:
 @staff_member_required
 @require_http_methods(["GET", "POST"])
 def bib_detail(request: HttpRequest, mms_id: int) -> HttpResponse:
-    bib = get_object_or_404(Bib, mms_id=mms_id)
+    bib = get_object_or_404(Bib.objects.with_eligibility(), mms_id=mms_id)
     if not request.user.has_perm("records.view_bib"):
         raise PermissionDenied
     if request.method == "POST":
@@ -119,6 +119,7 @@ def bib_detail(request: HttpRequest, mms_id: int) -> HttpResponse:
         "rows": rows,
         "holdings": bib.holdings.all(),
         "tags": ExportTag.choices,
+        "not_publishable_because": NOT_PUBLISHABLE_LABELS.get(bib.why_not_publishable, ""),
         "can_change": request.user.has_perm("records.change_bib"),
         "history": AuditEntry.objects.filter(target_type="records.bib", target_id=str(bib.pk))
         .select_related("actor")

@@ -9,19 +9,19 @@ import pytest
 from django.core.management import call_command
 
 from datasync.models import Holding
-from profiles.engine.jobs import request_job, run_job_now
 from profiles.models import PublishingJob, PublishingProfile
 from profiles.reconcile import reconcile
 from profiles.xref import fetch_reports
 from records import actions
 from records.models import Bib, ExportTag
+from tests.profiles.conftest import run
 from tests.profiles.test_reconcile_loop import demo_exchange  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _run(profile: PublishingProfile, mode: str) -> PublishingJob:
-    job = run_job_now(request_job(profile, mode, enqueue=False), sleep=lambda seconds: None)
+    job = run(profile, mode)
     assert job.status == PublishingJob.Status.SUCCEEDED, job.failure_message
     return job
 

@@ -1,6 +1,8 @@
-"""The publishing engine: plain functions that take a job from request to commit.
+"""The publishing engine. Its public names are those of runs.py, the one way to ask for work
+(run now, Republish set, the schedule's run, retry, dry run, a worker's part); each applies the
+one-job-per-profile and retry-first rules. The other modules are its inside:
 
-- jobs.py: request_job, run_job_now, retry_job, recover_stale_jobs (rows with explicit states)
+- jobs.py: a job row through its states (create, claim, execute, fail, requeue, orphans)
 - pipeline.py: publish(job), the numbered steps
 - selection.py: which bibs, and what to do with each; marcout.py: the bytes sent
 - writer.py: files and their names; commit.py: the one transaction at the end
@@ -8,26 +10,34 @@
 
 from __future__ import annotations
 
-from .jobs import (
+from .runs import (
+    DryRun,
     JobAlreadyActive,
     JobRefused,
-    claim,
-    recover_stale_jobs,
-    request_job,
-    retry_job,
-    run_job_now,
+    ModeChanged,
+    RunRequest,
+    dry_run,
+    find_orphans,
+    job_to_retry_first,
+    republish_set,
+    retry,
+    run_now,
+    run_queued,
+    run_scheduled,
 )
-from .pipeline import PublishError, PublishResult, publish
 
 __all__ = [
+    "DryRun",
     "JobAlreadyActive",
     "JobRefused",
-    "PublishError",
-    "PublishResult",
-    "claim",
-    "publish",
-    "recover_stale_jobs",
-    "request_job",
-    "retry_job",
-    "run_job_now",
+    "ModeChanged",
+    "RunRequest",
+    "dry_run",
+    "find_orphans",
+    "job_to_retry_first",
+    "republish_set",
+    "retry",
+    "run_now",
+    "run_queued",
+    "run_scheduled",
 ]

@@ -16,7 +16,14 @@ from django.db import connection, transaction
 from audit.log import record as audit
 from records.models import Bib
 
-from ..models import JobFile, JobRecord, PublishedRecord, PublishingJob, PublishingProfile
+from ..models import (
+    JobAttempt,
+    JobFile,
+    JobRecord,
+    PublishedRecord,
+    PublishingJob,
+    PublishingProfile,
+)
 from .writer import STAGE_FILE, job_directory, read_stage
 
 BATCH = 5000
@@ -30,14 +37,16 @@ def commit_job(job: PublishingJob, *, clock: Callable) -> None:
     stage_path = job_directory(job) / STAGE_FILE
     now = clock()
     with transaction.atomic():
-        # The row lock makes commit and recover_stale_jobs exclusive: a job marked failed as
-        # abandoned can no longer commit, and one committing is not marked abandoned.
+        # The row lock makes commit and jobs.fail_orphans exclusive: a job marked failed as
+        # orphaned can no longer commit, and one committing is not marked orphaned. An attempt
+        # that was taken for dead while a later attempt runs does not commit either.
         locked = PublishingJob.objects.select_for_update().get(pk=job.pk)
-        if locked.status != PublishingJob.Status.RUNNING:
+        if locked.status != PublishingJob.Status.RUNNING or locked.attempts != job.attempts:
             from .pipeline import PublishError
 
             raise PublishError(
-                f"The job is {locked.get_status_display().lower()}, not running: not committed."
+                f"Attempt {job.attempts} of the job is no longer the running one (the job is "
+                f"{locked.get_status_display().lower()}, attempt {locked.attempts}): not committed."
             )
         file_names = dict(JobFile.objects.filter(job=job).values_list("sequence", "name"))
         write_ledger = not job.dry_run
@@ -60,6 +69,9 @@ def commit_job(job: PublishingJob, *, clock: Callable) -> None:
             failure_message="",
         )
         job.status, job.stage, job.finished_at = status, PublishingJob.Stage.DONE, now
+        JobAttempt.objects.filter(job=job, number=job.attempts).update(
+            status=status, stage=job.stage, finished_at=now
+        )
         profile = PublishingProfile.objects.select_for_update().get(pk=job.profile_id)
         if not job.dry_run:
             _advance_profile(profile, job)

@@ -1,12 +1,21 @@
-"""Jobs as rows with explicit states: request, claim, run, fail, retry, recover.
+"""A publishing job's row through its states. Internal to the engine: everything outside it asks
+for work through profiles.engine.runs, which applies the retry-first rule before using these.
 
-The UI, the `publish` command and the django-q2 tasks call these; none of them runs the pipeline
-any other way.
+    create ──> Queued ──claim──> Running ──commit──> Completed successfully / with errors
+                  ^                 │
+                  │                 ├──fail──────────────────────> Failed
+                  └──requeue────────┤                                 │
+                                    └──orphaned (worker stopped)──> Failed
+
+A worker holds the job's liveness lock (jobs.liveness) from before it claims the job until its
+end is recorded, so a Running job whose lock is free has lost its worker.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable
 
@@ -15,17 +24,18 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit.log import record as audit
+from jobs import liveness
 
-from ..models import STALE_AFTER, FailureCategory, PublishingJob, PublishingProfile
+from ..models import FailureCategory, JobAttempt, PublishingJob, PublishingProfile
 from .notify import notify
 from .pipeline import PublishError, publish
 
 logger = logging.getLogger("profiles.engine")
-RUN_TASK = "profiles.tasks.run_job"
+Status = PublishingJob.Status
 
 
 class JobRefused(Exception):
-    """A job cannot be requested; the message says why, for the screen and the command line."""
+    """Work cannot be started; the message says why, for the screen and the command line."""
 
     def __init__(self, message: str, *, active_job: PublishingJob | None = None):
         super().__init__(message)
@@ -56,18 +66,7 @@ def _raise_if_active(profile: PublishingProfile, exc: IntegrityError) -> None:
         raise _refuse_active(profile) from exc
 
 
-def enqueue_job(job: PublishingJob, *, task: str = RUN_TASK, **kwargs) -> None:
-    """Hand the job to the worker cluster: `task(job id, **kwargs)`, plain values only."""
-    from django_q.tasks import async_task
-
-    job_id = job.pk
-    # Ids only, and only once the row is committed: the worker loads it by id.
-    transaction.on_commit(
-        lambda: async_task(task, job_id, task_name=f"publishing-job-{job_id}", **kwargs)
-    )
-
-
-def request_job(
+def create(
     profile: PublishingProfile,
     kind: str,
     *,
@@ -75,12 +74,9 @@ def request_job(
     requested_by=None,
     trigger: str = PublishingJob.Trigger.RUN_NOW,
     dry_run: bool = False,
-    enqueue: bool = True,
 ) -> PublishingJob:
-    """Create a queued job for the profile and (by default) hand it to the worker cluster.
-
-    Raises JobRefused with a readable reason (JobAlreadyActive when one is queued or running).
-    """
+    """A new Queued job. Raises JobRefused with a readable reason (JobAlreadyActive when the
+    profile has a queued or running job: the database's one-active-job constraint)."""
     kind = PublishingJob.Kind(kind)
     if kind == PublishingJob.Kind.REPUBLISH_SET and bib_set is None:
         raise JobRefused("Choose the set of titles to republish.")
@@ -113,16 +109,30 @@ def request_job(
     except IntegrityError as exc:
         _raise_if_active(profile, exc)
         raise
-    if enqueue:
-        enqueue_job(job)
     return job
 
 
+def enqueue(job: PublishingJob, task: str, **kwargs) -> None:
+    """Hand the job to the worker cluster: `task(job id, **kwargs)`, plain values only."""
+    from django_q.tasks import async_task
+
+    job_id = job.pk
+    # Ids only, and only once the row is committed: the worker loads it by id.
+    transaction.on_commit(
+        lambda: async_task(task, job_id, task_name=f"publishing-job-{job_id}", **kwargs)
+    )
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def claim(job: PublishingJob, *, clock: Callable = timezone.now) -> bool:
-    """queued -> running, by a conditional update: only one worker can win it."""
+    """Queued -> Running by a conditional update (only one worker can win it), and the new
+    attempt's row. The caller holds the job's liveness lock."""
     now = clock()
-    won = PublishingJob.objects.filter(pk=job.pk, status=PublishingJob.Status.QUEUED).update(
-        status=PublishingJob.Status.RUNNING,
+    won = PublishingJob.objects.filter(pk=job.pk, status=Status.QUEUED).update(
+        status=Status.RUNNING,
         started_at=now,
         heartbeat_at=now,
         finished_at=None,
@@ -131,36 +141,50 @@ def claim(job: PublishingJob, *, clock: Callable = timezone.now) -> bool:
         failure_message="",
     )
     job.refresh_from_db()
+    if won:
+        JobAttempt.objects.create(
+            job=job,
+            number=job.attempts,
+            stage=job.stage,
+            requested_by=job.requested_by,
+            worker=worker_name(),
+            started_at=now,
+        )
     return bool(won)
 
 
-def run_job_now(
+def execute(
     job: PublishingJob,
     *,
     clock: Callable = timezone.now,
     sleep: Callable[[float], object] = time.sleep,
     raise_errors: bool = False,
 ) -> PublishingJob:
-    """Claim and run a queued job in this process; returns it finished (succeeded or failed).
-
-    A failure is stored on the job (category and message), audited and notified; it is
-    re-raised only with raise_errors (the worker task, so django-q2 records it too).
-    """
-    if not claim(job, clock=clock):
-        logger.info("Job %s is %s, not queued: not run", job.pk, job.status)
-        return job
+    """Claim and run a queued job in this process; returns it finished (or as it was, when
+    another worker has it). A failure is stored on the job and its attempt, audited and
+    notified; re-raised only with raise_errors (a worker task, so django-q2 records it too)."""
     try:
-        publish(job, clock=clock, sleep=sleep)
-    except Exception as exc:
-        fail_job(job, exc)
-        if raise_errors:
-            raise
+        with liveness.holding(job):
+            if not claim(job, clock=clock):
+                logger.info("Job %s is %s, not queued: not run", job.pk, job.status)
+                return job
+            try:
+                publish(job, clock=clock, sleep=sleep)
+            except Exception as exc:
+                fail(job, exc)
+                if raise_errors:
+                    raise
+    except liveness.AlreadyRunning:
+        logger.info("Job %s is being run by another worker: not run", job.pk)
+        job.refresh_from_db()
+        return job
     job.refresh_from_db()
     notify(job)
     return job
 
 
-def fail_job(job: PublishingJob, exc: BaseException) -> None:
+def fail(job: PublishingJob, exc: BaseException) -> None:
+    """Record an attempt's failure (category and message) unless the job has moved on."""
     if isinstance(exc, PublishError):
         category, message = exc.category, str(exc)
     else:
@@ -169,31 +193,36 @@ def fail_job(job: PublishingJob, exc: BaseException) -> None:
         message = f"Internal error ({type(exc).__name__}): {exc}"
     if not connection.in_atomic_block:
         # The failure may be the lost database connection itself: record it on a new one,
-        # or the job would stay "running" until it is recovered as stale.
+        # or the job would stay "running" until its orphan is found.
         connection.close_if_unusable_or_obsolete()
+    with transaction.atomic():
+        locked = PublishingJob.objects.select_for_update().get(pk=job.pk)
+        if locked.status != Status.RUNNING or locked.attempts != job.attempts:
+            return  # already recorded, e.g. found orphaned meanwhile
+        locked.mark_failed(category, message)
+        audit(
+            "profiles.job.failed",
+            actor=locked.requested_by,
+            target=locked,
+            message=f"{locked} failed ({locked.get_failure_category_display()}): "
+            f"{locked.failure_message}",
+            data={"category": category, "stage": locked.stage, "attempts": locked.attempts},
+        )
     job.refresh_from_db()
-    if job.status != PublishingJob.Status.RUNNING:
-        return  # already recorded, e.g. recovered as stale meanwhile
-    job.mark_failed(category, message)
-    audit(
-        "profiles.job.failed",
-        actor=job.requested_by,
-        target=job,
-        message=f"{job} failed ({job.get_failure_category_display()}): {job.failure_message}",
-        data={"category": category, "stage": job.stage, "attempts": job.attempts},
-    )
 
 
-def retry_job(job: PublishingJob, *, requested_by=None, enqueue: bool = True) -> PublishingJob:
-    """Queue a failed job again. It resends the files it already wrote, under the same names;
-    a job that failed before its files were complete selects and writes them again."""
-    if job.status != PublishingJob.Status.FAILED:
-        raise JobRefused(f"Only a failed job can be retried; job {job.pk} is {job.status}.")
+def requeue(job: PublishingJob, *, requested_by=None) -> PublishingJob:
+    """Failed -> Queued. The next attempt resends the files the job already wrote, under the
+    same names; a job that failed before its files were complete selects and writes again."""
+    if job.status != Status.FAILED:
+        raise JobRefused(
+            f"Only a failed job can be retried; job {job.pk} is {job.get_status_display()}."
+        )
     try:
         with transaction.atomic():
-            updated = PublishingJob.objects.filter(
-                pk=job.pk, status=PublishingJob.Status.FAILED
-            ).update(status=PublishingJob.Status.QUEUED, finished_at=None)
+            updated = PublishingJob.objects.filter(pk=job.pk, status=Status.FAILED).update(
+                status=Status.QUEUED, finished_at=None
+            )
             if not updated:
                 raise JobRefused(f"Job {job.pk} is no longer failed.")
             audit(
@@ -207,39 +236,43 @@ def retry_job(job: PublishingJob, *, requested_by=None, enqueue: bool = True) ->
         _raise_if_active(job.profile, exc)
         raise
     job.refresh_from_db()
-    if enqueue:
-        enqueue_job(job)
     return job
 
 
-def recover_stale_jobs(*, now=None) -> list[PublishingJob]:
-    """Mark running jobs whose worker stopped beating as failed, so they can be retried.
+def fail_orphans(jobs) -> list[PublishingJob]:
+    """Mark failed ("worker stopped") the Running jobs among `jobs` whose worker is gone.
 
-    Nothing of a stale job was committed (commit is one transaction), so a retry resends its
-    files and loses nothing.
+    Nothing of such a job was committed (its commit is one transaction, and a worker releases
+    its lock only after recording the end), so a retry resends its files and loses nothing.
+    Checked again under the row lock that commit takes, so a job that is just committing is
+    never marked failed.
     """
-    now = now or timezone.now()
-    cutoff = now - STALE_AFTER
-    recovered = []
-    stale = PublishingJob.objects.filter(
-        status=PublishingJob.Status.RUNNING, heartbeat_at__lt=cutoff
-    ).select_related("profile")
-    for job in stale:
+    running = list(jobs.filter(status=Status.RUNNING).values_list("pk", flat=True))
+    orphans = set(running) - liveness.live_ids(PublishingJob, running)
+    found = []
+    for pk in sorted(orphans):
         with transaction.atomic():
-            locked = PublishingJob.objects.select_for_update().get(pk=job.pk)
-            if locked.status != PublishingJob.Status.RUNNING or not locked.is_stale(now):
+            locked = PublishingJob.objects.select_for_update().get(pk=pk)
+            if locked.status != Status.RUNNING or liveness.is_alive(locked):
                 continue
-            last = timezone.localtime(locked.heartbeat_at).strftime("%Y-%m-%d %H:%M %Z")
+            attempt = locked.attempt_history.filter(number=locked.attempts).first()
+            worker = f" on {attempt.worker}" if attempt and attempt.worker else ""
+            then = (
+                "Its files are resent under the same names by the next run of the profile."
+                if locked.written_at
+                else "It had not finished writing its files: the next run selects again."
+            )
             locked.mark_failed(
-                FailureCategory.INTERNAL,
-                f"The worker running this job stopped responding (last heartbeat {last}). "
-                "Nothing was committed; retry the job to resend its files.",
+                FailureCategory.WORKER,
+                f"The worker running this job{worker} stopped while "
+                f"{locked.get_stage_display().lower()} (attempt {locked.attempts}). Nothing "
+                f"was committed. {then}",
             )
             audit(
                 "profiles.job.failed",
                 target=locked,
-                message=f"{locked} marked failed: its worker stopped responding",
-                data={"category": "internal", "stale": True, "stage": locked.stage},
+                message=f"{locked} marked failed: its worker stopped",
+                data={"category": FailureCategory.WORKER, "stage": locked.stage},
             )
-        recovered.append(locked)
-    return recovered
+        found.append(locked)
+    return found

@@ -15,6 +15,7 @@ from datetime import UTC
 
 from django.utils import timezone
 
+from jobs.liveness import HEARTBEAT_EVERY_S
 from records.changes import current_horizon
 
 from ..models import FailureCategory, JobFile, JobRecord, PublishingJob
@@ -26,7 +27,6 @@ from .writer import NULL, STAGE_FILE, FileSplitter, escape, job_directory
 logger = logging.getLogger("profiles.engine")
 
 CHUNK = 2000
-HEARTBEAT_EVERY_S = 30
 Stage = PublishingJob.Stage
 Outcome = JobRecord.Outcome
 
@@ -311,8 +311,8 @@ def _upload(job: PublishingJob, files: list[JobFile], *, clock: Callable, sleep,
     beat = {"last": clock()}
 
     def uploading(path, sent: int, total: int) -> None:
-        # A large file takes minutes: keep the heartbeat fresh so the job is not taken for
-        # abandoned, without a query per block.
+        # A large file takes minutes: keep the heartbeat fresh (where no liveness lock can
+        # tell, it is how a live worker is told from a dead one), without a query per block.
         now = clock()
         if (now - beat["last"]).total_seconds() >= HEARTBEAT_EVERY_S:
             beat["last"] = now

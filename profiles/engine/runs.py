@@ -1,38 +1,62 @@
-"""Starting a run of a profile (schedule, Run now, Republish, `publish`): a failed job first.
+"""The one way to ask for publishing work. Screens, the `publish` command, the schedule's and the
+queue's django-q2 tasks, bench/ and the tests all come through here:
 
-A job that failed after it wrote its files may already have delivered some of them. A new job
-would send those records again under new file names (a duplicate at OCLC), while a retry of the
-failed job resends the same bytes under the same names (OCLC keeps the last file of a name per
-day). So when the profile's latest sending job failed after writing, a run request retries that
-job first, with its frozen selection, and only when the retry commits is the requested job
-created and run.
+- run_now(profile, ...): the profile's mode now (Run now, the command line; a dry run too);
+- republish_set(profile, bib_set, ...): "Bib OCLC Republish Set of Titles";
+- run_scheduled(profile_id): what the profile's Schedule fires;
+- retry(job, ...): a failed job again, with the files it wrote;
+- dry_run(profile, ...): what a job would do, counted with examples, nothing written or sent;
+- run_queued(job_id, ...): a worker's part, called by profiles.tasks with the job's id.
 
-`request_run` is for the screens (queued on the worker cluster); `run_now` is for the schedule's
-task and the command line (in this process).
+Two rules hold for every request:
+
+1. One job per profile: a second queued or running job is refused (JobAlreadyActive), by the
+   database's one-active-job constraint. A running job whose worker has died (jobs.liveness)
+   is first marked failed, "worker stopped", so it does not block the profile.
+2. Retry first: a job that failed after it wrote its files may already have delivered some of
+   them. A new job would send those records again under new file names (a duplicate at OCLC),
+   while a retry resends the same bytes under the same names (OCLC keeps the last file of a name
+   per day). So when the profile has such a job, a request retries it first, with its frozen
+   selection, and only once the retry commits is the requested job created and run.
+
+Work runs on the worker cluster (queued; the screens) or, with in_process=True, here before the
+call returns (the command line, the schedule's task, bench/, tests).
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from django.utils import timezone
 
 from audit.log import record as audit
+from jobs.models import COMPLETED_STATUSES
 
 from ..models import PublishingJob, PublishingProfile
+from . import jobs
 from .commit import ADVANCES_WATERMARK
-from .jobs import enqueue_job, request_job, retry_job, run_job_now
+from .jobs import JobAlreadyActive, JobRefused  # noqa: F401 - raised to the callers of runs
+from .selection import candidates, decide, iter_rows, streamed
 
+logger = logging.getLogger("profiles.engine")
+RUN_TASK = "profiles.tasks.run_job"
 THEN_TASK = "profiles.tasks.run_job_then"
-COMMITTED = (PublishingJob.Status.SUCCEEDED, PublishingJob.Status.COMPLETED_WITH_ERRORS)
+Kind = PublishingJob.Kind
+Trigger = PublishingJob.Trigger
+
+
+class ModeChanged(JobRefused):
+    """The profile's publishing mode is no longer the one the person confirmed (a stale page)."""
 
 
 @dataclass(frozen=True)
 class FollowUp:
-    """The job that was asked for, to request once the retry has committed (task arguments)."""
+    """The job that was asked for, to create once the retry has committed (task arguments)."""
 
     kind: str
     trigger: str
@@ -43,52 +67,192 @@ class FollowUp:
     @classmethod
     def of(cls, kind, *, trigger, bib_set=None, requested_by=None, dry_run=False) -> FollowUp:
         return cls(
-            kind=PublishingJob.Kind(kind).value,
-            trigger=PublishingJob.Trigger(trigger).value,
+            kind=Kind(kind).value,
+            trigger=Trigger(trigger).value,
             bib_set_id=getattr(bib_set, "pk", None),
             requested_by_id=getattr(requested_by, "pk", None),
             dry_run=bool(dry_run),
         )
 
-    def request(self, profile: PublishingProfile, *, enqueue: bool) -> PublishingJob:
+    @property
+    def label(self) -> str:
+        return Kind(self.kind).label
+
+    def requester(self):
         from django.contrib.auth import get_user_model
 
+        if not self.requested_by_id:
+            return None
+        return get_user_model().objects.filter(pk=self.requested_by_id).first()
+
+    def create(self, profile: PublishingProfile) -> PublishingJob:
         from records.models import BibSet
 
-        user = (
-            get_user_model().objects.filter(pk=self.requested_by_id).first()
-            if self.requested_by_id
-            else None
-        )
         bib_set = BibSet.objects.filter(pk=self.bib_set_id).first() if self.bib_set_id else None
-        return request_job(
+        return jobs.create(
             profile,
             self.kind,
             bib_set=bib_set,
-            requested_by=user,
+            requested_by=self.requester(),
             trigger=self.trigger,
             dry_run=self.dry_run,
-            enqueue=enqueue,
         )
 
 
 @dataclass
 class RunRequest:
-    """What a run request started: the requested job, or the retry that goes first."""
+    """What a request started: the requested job, or the retry that goes first (the requested
+    job is then None until the retry commits; in process, None when the retry failed again)."""
 
     job: PublishingJob | None = None
     retry: PublishingJob | None = None
     follow_up: FollowUp | None = None
+    # Jobs found running without a live worker and marked failed on the way.
+    orphans: list[PublishingJob] = field(default_factory=list)
 
     @property
     def message(self) -> str:
-        if self.retry is None:
-            return ""
-        return (
-            f"Retrying job {self.retry.pk} first: it failed after writing its files, which are "
-            "resent under the same names. The "
-            f"{PublishingJob.Kind(self.follow_up.kind).label} job runs after it succeeds."
+        """For the screen or the command line: what happened first, and why."""
+        parts = [
+            f"Job {o.pk} had lost its worker (the process running it stopped): marked failed."
+            for o in self.orphans
+        ]
+        if self.retry is not None:
+            parts.append(
+                f"Retrying job {self.retry.pk} first: it failed after writing its files, which "
+                f"are resent under the same names. The {self.follow_up.label} job runs after "
+                "it succeeds."
+            )
+        return " ".join(parts)
+
+
+# --- asking for work ---------------------------------------------------------------------------
+
+
+def run_now(
+    profile: PublishingProfile,
+    *,
+    confirmed_mode: str | None = None,
+    mode: str | None = None,
+    requested_by=None,
+    dry_run: bool = False,
+    trigger: str = Trigger.RUN_NOW,
+    in_process: bool = False,
+    clock: Callable = timezone.now,
+    sleep: Callable[[float], object] = time.sleep,
+) -> RunRequest:
+    """Run the profile in its publishing mode now (a failed job's retry first, see above).
+
+    `confirmed_mode`: the mode the person saw and confirmed; refused with ModeChanged when the
+    profile's mode is no longer that one (a Full that just switched it to Incremental). `mode`:
+    run this mode instead of the profile's (the command line's --mode). `dry_run`: the job
+    writes its files but uploads nothing and changes no ledger. Raises JobRefused.
+    """
+    current = PublishingProfile.objects.values_list("publishing_mode", flat=True).get(pk=profile.pk)
+    if confirmed_mode is not None and confirmed_mode != current:
+        raise ModeChanged(
+            f"The publishing mode of “{profile}” is now {PublishingProfile.Mode(current).label}, "
+            f"not {PublishingProfile.Mode(confirmed_mode).label} as on the page you confirmed: "
+            "nothing was started. Check the mode and confirm again."
         )
+    follow_up = FollowUp.of(
+        mode or current, trigger=trigger, requested_by=requested_by, dry_run=dry_run
+    )
+    return _start(profile, follow_up, in_process=in_process, clock=clock, sleep=sleep)
+
+
+def republish_set(
+    profile: PublishingProfile,
+    bib_set,
+    *,
+    requested_by=None,
+    dry_run: bool = False,
+    trigger: str = Trigger.REPUBLISH,
+    in_process: bool = False,
+    clock: Callable = timezone.now,
+    sleep: Callable[[float], object] = time.sleep,
+) -> RunRequest:
+    """ "Bib OCLC Republish Set of Titles": every record of the set sent as new/changed (or its
+    delete sent again), whatever the ledger says. Raises JobRefused."""
+    if bib_set is None:
+        raise JobRefused("Choose the set of titles to republish.")
+    follow_up = FollowUp.of(
+        Kind.REPUBLISH_SET,
+        trigger=trigger,
+        bib_set=bib_set,
+        requested_by=requested_by,
+        dry_run=dry_run,
+    )
+    return _start(profile, follow_up, in_process=in_process, clock=clock, sleep=sleep)
+
+
+def run_scheduled(profile_id: int) -> str:
+    """What the profile's Schedule fires: one job in the profile's current mode, in this
+    process (a worker of the cluster), after a retry when one is due. Returns a short outcome
+    for django-q2's task result."""
+    from ..scheduling import sync_schedule
+
+    profile = PublishingProfile.objects.get(pk=profile_id)
+    # django-q2 moves next_run by whole local days from the slot that fired; a slot that had
+    # to shift (02:00 on the spring-forward day runs at 03:00) would stay shifted for good.
+    # Re-aligning here puts the next run back on the chosen hour.
+    sync_schedule(profile)
+    if not profile.is_scheduled:
+        return "not scheduled"
+    follow_up = FollowUp.of(profile.publishing_mode, trigger=Trigger.SCHEDULE)
+    try:
+        result = _start(profile, follow_up, in_process=True, raise_errors=True)
+    except JobRefused as exc:
+        logger.warning("Scheduled run of %s skipped: %s", profile, exc)
+        return f"skipped: {exc}"
+    if result.job is None:
+        return f"retry of job {result.retry.pk} {result.retry.status}"
+    return result.job.status
+
+
+def retry(
+    job: PublishingJob,
+    *,
+    requested_by=None,
+    in_process: bool = False,
+    clock: Callable = timezone.now,
+    sleep: Callable[[float], object] = time.sleep,
+) -> PublishingJob:
+    """Run a failed job again: it resends the files it wrote, under the same names (one that
+    failed before its files were complete selects and writes again). Raises JobRefused."""
+    find_orphans(profile=job.profile)
+    job = jobs.requeue(job, requested_by=requested_by)
+    if in_process:
+        return jobs.execute(job, clock=clock, sleep=sleep)
+    jobs.enqueue(job, RUN_TASK)
+    return job
+
+
+def run_queued(job_id: int, follow_up: dict | None = None) -> str:
+    """A worker's part (profiles.tasks): run the queued job with this id; when it is a retry
+    that went first, create and queue the requested job once it commits."""
+    job = PublishingJob.objects.select_related("profile").get(pk=job_id)
+    if follow_up is None:
+        return jobs.execute(job, raise_errors=True).status
+    result = _retry_then(job, FollowUp(**follow_up), in_process=False, raise_errors=True)
+    return result.retry.status
+
+
+def find_orphans(
+    *, profile: PublishingProfile | None = None, job: PublishingJob | None = None
+) -> list[PublishingJob]:
+    """Mark failed ("worker stopped") the running jobs (of a profile, or one job, or all)
+    whose worker has died; returns them. Safe to call anywhere, any time: a live job is never
+    touched."""
+    qs = PublishingJob.objects.all()
+    if profile is not None:
+        qs = qs.filter(profile=profile)
+    if job is not None:
+        qs = qs.filter(pk=job.pk)
+    return jobs.fail_orphans(qs)
+
+
+# --- the two rules -----------------------------------------------------------------------------
 
 
 def job_to_retry_first(profile: PublishingProfile) -> PublishingJob | None:
@@ -101,15 +265,15 @@ def job_to_retry_first(profile: PublishingProfile) -> PublishingJob | None:
     under new names; only a committed Full or Incremental (which resends or supersedes them)
     does.
     """
-    jobs = PublishingJob.objects.filter(profile=profile, dry_run=False)
+    done = PublishingJob.objects.filter(profile=profile, dry_run=False)
     last_good = (
-        jobs.filter(kind__in=ADVANCES_WATERMARK, status__in=COMMITTED)
+        done.filter(kind__in=ADVANCES_WATERMARK, status__in=COMPLETED_STATUSES)
         .order_by("-created_at", "-id")
         .values_list("created_at", flat=True)
         .first()
     )
-    failed = jobs.filter(status=PublishingJob.Status.FAILED, written_at__isnull=False).exclude(
-        kind=PublishingJob.Kind.BASELINE
+    failed = done.filter(status=PublishingJob.Status.FAILED, written_at__isnull=False).exclude(
+        kind=Kind.BASELINE
     )
     if last_good is not None:
         failed = failed.filter(created_at__gt=last_good)
@@ -133,83 +297,130 @@ def _same_size(path: Path, size: int) -> bool:
         return False
 
 
-def _retry_first(profile, follow_up: FollowUp, actor) -> PublishingJob | None:
-    if follow_up.dry_run:
-        return None  # a dry run sends nothing, so it duplicates nothing
-    failed = job_to_retry_first(profile)
+def _start(
+    profile: PublishingProfile,
+    follow_up: FollowUp,
+    *,
+    in_process: bool,
+    raise_errors: bool = False,
+    clock: Callable = timezone.now,
+    sleep: Callable[[float], object] = time.sleep,
+) -> RunRequest:
+    orphans = find_orphans(profile=profile)
+    failed = None if follow_up.dry_run else job_to_retry_first(profile)
     if failed is None:
-        return None
-    retry = retry_job(failed, requested_by=actor, enqueue=False)
+        job = follow_up.create(profile)
+        if in_process:
+            job = jobs.execute(job, clock=clock, sleep=sleep, raise_errors=raise_errors)
+        else:
+            jobs.enqueue(job, RUN_TASK)
+        return RunRequest(job=job, orphans=orphans)
+    actor = follow_up.requester()
+    again = jobs.requeue(failed, requested_by=actor)
     audit(
         "profiles.job.retry_first",
         actor=actor,
-        target=retry,
-        message=f"Retrying job {retry.pk} first before the requested "
-        f"{PublishingJob.Kind(follow_up.kind).label} job of {profile}: it failed after writing "
-        "its files, and a new job would send what it delivered again under new names",
+        target=again,
+        message=f"Retrying job {again.pk} first before the requested {follow_up.label} job of "
+        f"{profile}: it failed after writing its files, and a new job would send what it "
+        "delivered again under new names",
         data=asdict(follow_up),
     )
-    return retry
+    if not in_process:
+        jobs.enqueue(again, THEN_TASK, follow_up=asdict(follow_up))
+        return RunRequest(retry=again, follow_up=follow_up, orphans=orphans)
+    result = _retry_then(
+        again, follow_up, in_process=True, raise_errors=raise_errors, clock=clock, sleep=sleep
+    )
+    result.orphans = orphans
+    return result
 
 
-def request_run(profile: PublishingProfile, kind: str, **options) -> RunRequest:
-    """Queue the requested job on the cluster, or the failed job's retry followed by it.
-
-    `options`: bib_set, requested_by, trigger, dry_run (as for request_job). Raises JobRefused
-    like request_job (JobAlreadyActive while a job is queued or running).
-    """
-    options.setdefault("trigger", PublishingJob.Trigger.RUN_NOW)
-    follow_up = FollowUp.of(kind, **options)
-    retry = _retry_first(profile, follow_up, options.get("requested_by"))
-    if retry is None:
-        return RunRequest(job=follow_up.request(profile, enqueue=True))
-    enqueue_job(retry, task=THEN_TASK, follow_up=asdict(follow_up))
-    return RunRequest(retry=retry, follow_up=follow_up)
-
-
-def run_then(
-    retry: PublishingJob,
+def _retry_then(
+    again: PublishingJob,
     follow_up: FollowUp,
     *,
-    enqueue: bool,
+    in_process: bool,
+    raise_errors: bool,
     clock: Callable = timezone.now,
     sleep: Callable[[float], object] = time.sleep,
-    raise_errors: bool = False,
 ) -> RunRequest:
-    """Run the queued retry; when it commits, request the follow-up job (queued on the cluster
-    with `enqueue`, else run here). A retry that fails again leaves the follow-up unrequested:
-    the next run retries it first again."""
-    retry = run_job_now(retry, clock=clock, sleep=sleep, raise_errors=raise_errors)
-    result = RunRequest(retry=retry, follow_up=follow_up)
-    if retry.status not in COMMITTED:
+    """Run the queued retry; when it commits, create the requested job (run here in process,
+    else queued on the cluster). A retry that fails again leaves the requested job uncreated:
+    the next request retries it first again."""
+    again = jobs.execute(again, clock=clock, sleep=sleep, raise_errors=raise_errors)
+    result = RunRequest(retry=again, follow_up=follow_up)
+    if again.status not in COMPLETED_STATUSES:
         return result
-    job = follow_up.request(retry.profile, enqueue=enqueue)
-    if not enqueue:
-        job = run_job_now(job, clock=clock, sleep=sleep, raise_errors=raise_errors)
+    job = follow_up.create(again.profile)
+    if in_process:
+        job = jobs.execute(job, clock=clock, sleep=sleep, raise_errors=raise_errors)
+    else:
+        jobs.enqueue(job, RUN_TASK)
     result.job = job
     return result
 
 
-def run_now(
-    profile: PublishingProfile,
-    kind: str,
-    *,
-    clock: Callable = timezone.now,
-    sleep: Callable[[float], object] = time.sleep,
-    raise_errors: bool = False,
-    **options,
-) -> RunRequest:
-    """Run the requested job in this process, after retrying a failed one first if needed.
+# --- dry run: what a job would do --------------------------------------------------------------
 
-    `options` as for request_run. `result.job` is the requested job, finished, or None when the
-    retry failed again (then `result.retry` says why). Raises JobRefused like request_job.
-    """
-    options.setdefault("trigger", PublishingJob.Trigger.COMMAND)
-    follow_up = FollowUp.of(kind, **options)
-    retry = _retry_first(profile, follow_up, options.get("requested_by"))
-    if retry is None:
-        job = follow_up.request(profile, enqueue=False)
-        return RunRequest(job=run_job_now(job, clock=clock, sleep=sleep, raise_errors=raise_errors))
-    return run_then(
-        retry, follow_up, enqueue=False, clock=clock, sleep=sleep, raise_errors=raise_errors
-    )
+
+@dataclass
+class Example:
+    bib_id: int
+    mms_id: int
+    title: str = ""
+
+
+@dataclass
+class DryRun:
+    """What a job of `kind` would do now, by the selection and decisions the job itself uses;
+    nothing is written, sent or recorded. `counts` by outcome (JobRecord.Outcome), `reasons` by
+    (outcome, reason), `examples` a few records for each (outcome, reason)."""
+
+    profile: PublishingProfile
+    kind: str
+    bib_set: object = None
+    counts: Counter = field(default_factory=Counter)
+    reasons: Counter = field(default_factory=Counter)
+    examples: dict[tuple[str, str], list[Example]] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def records_to_send(self) -> int:
+        return sum(self.counts[o] for o in ("new", "changed", "deleted")) if self.sends else 0
+
+    @property
+    def sends(self) -> bool:
+        return self.kind != Kind.BASELINE
+
+
+def dry_run(
+    profile: PublishingProfile, *, mode: str | None = None, bib_set=None, examples: int = 3
+) -> DryRun:
+    """Count what a job would do: the profile's mode (or `mode`), or a Republish set of
+    `bib_set`. Reads no MARC; streams the job's own candidate query, so memory stays flat."""
+    kind = Kind.REPUBLISH_SET if bib_set is not None else Kind(mode or profile.publishing_mode)
+    profile.refresh_from_db(fields=["watermark", "publishing_mode"])
+    probe = PublishingJob(profile=profile, kind=kind, bib_set=bib_set)
+    result = DryRun(profile=profile, kind=kind, bib_set=bib_set)
+    picked: dict[tuple[str, str], list[Example]] = defaultdict(list)
+    with streamed(candidates(probe, read_bytes=False)) as values:
+        for row in iter_rows(values):
+            decision = decide(kind, row)
+            key = (str(decision.outcome), str(decision.reason))
+            result.counts[key[0]] += 1
+            result.reasons[key] += 1
+            if len(picked[key]) < examples:
+                picked[key].append(Example(row.bib_id, row.mms_id))
+    from records.models import Bib
+
+    wanted = {e.bib_id for found in picked.values() for e in found}
+    titles = dict(Bib.objects.filter(pk__in=wanted).values_list("pk", "title"))
+    for found in picked.values():
+        for example in found:
+            example.title = titles.get(example.bib_id, "")
+    result.examples = dict(picked)
+    return result

@@ -14,7 +14,7 @@ from typing import NamedTuple
 from django.db import connection
 from django.db.models import BinaryField, Case, F, FilteredRelation, Q, Value, When
 
-from records.models import Bib, ExportTag
+from records.models import PUBLISHABLE, WHY_NOT_PUBLISHABLE, Bib, ExportTag
 
 from ..models import JobRecord, PublishedRecord, PublishingJob
 
@@ -31,9 +31,7 @@ COLUMNS = (
     "content_hash",
     "oclc_numbers",
     "export_tag",
-    "deleted_at",
-    "suppressed",
-    "holdings_count",
+    "why_not",
     "ledger__status",
     "ledger__content_hash",
     "ledger__oclc_numbers",
@@ -51,9 +49,8 @@ class Row(NamedTuple):
     content_hash: str
     oclc_numbers: str
     export_tag: str
-    deleted: bool
-    suppressed: bool
-    holdings_count: int
+    # records.models.WHY_NOT_PUBLISHABLE: "" when eligible, else the reason.
+    why_not: str
     ledger_status: str | None
     ledger_hash: str | None
     ledger_oclc: str | None
@@ -72,16 +69,9 @@ class Decision(NamedTuple):
     ledger: str = "-"
 
 
-PUBLISHABLE = Q(
-    deleted_at__isnull=True,
-    suppressed=False,
-    export_tag=ExportTag.PUBLISH_BIB,
-    holdings_count__gt=0,
-)
-
-
-def candidates(job: PublishingJob):
-    """The job's candidate bibs with the profile's ledger row, as a queryset of value tuples."""
+def candidates(job: PublishingJob, *, read_bytes: bool = True):
+    """The job's candidate bibs with the profile's ledger row, as a queryset of value tuples.
+    Without `read_bytes` no row's MARC is read (a dry run's counts need none)."""
     qs = Bib.objects.annotate(
         ledger=FilteredRelation("publications", condition=Q(publications__profile=job.profile_id))
     )
@@ -99,10 +89,14 @@ def candidates(job: PublishingJob):
     # Incremental reads in change_marker order, the order its index gives for free: sorting
     # thousands of whole records by key would spill to disk and buy nothing.
     order = "change_marker" if job.kind == Kind.INCREMENTAL else "pk"
-    skip = bytes_not_needed(job.kind)
+    skip = bytes_not_needed(job.kind) if read_bytes else None
     none = Value(None, output_field=BinaryField())
     marc = none if skip is None else Case(When(skip, then=none), default=F("marc"))
-    return qs.annotate(marc_to_send=marc).order_by(order).values_list(*COLUMNS)
+    return (
+        qs.annotate(marc_to_send=marc, why_not=WHY_NOT_PUBLISHABLE)
+        .order_by(order)
+        .values_list(*COLUMNS)
+    )
 
 
 def bytes_not_needed(kind: str) -> Q | None:
@@ -151,36 +145,10 @@ def streamed(queryset, *, chunk_size: int = 2000):
 
 
 def iter_rows(values) -> Iterator[Row]:
-    for pk, mms, marc, chash, oclc, tag, deleted_at, suppressed, held, ls, lh, lo in values:
+    for pk, mms, marc, chash, oclc, tag, why_not, ls, lh, lo in values:
         yield Row(
-            pk,
-            mms,
-            None if marc is None else bytes(marc),
-            chash,
-            oclc,
-            tag,
-            deleted_at is not None,
-            suppressed,
-            held,
-            ls,
-            lh,
-            lo,
+            pk, mms, None if marc is None else bytes(marc), chash, oclc, tag, why_not, ls, lh, lo
         )
-
-
-def ineligibility(row: Row) -> str:
-    """Why a bib is not publishable now ("" when it is)."""
-    if row.deleted:
-        return Reason.DELETED
-    if row.export_tag == ExportTag.DONT_PUBLISH:
-        return Reason.DONT_PUBLISH
-    if row.export_tag == ExportTag.HOLDINGS_ONLY:
-        return Reason.HOLDINGS_ONLY
-    if row.suppressed:
-        return Reason.SUPPRESSED
-    if row.holdings_count <= 0:
-        return Reason.NO_HOLDINGS
-    return ""
 
 
 def decide(kind: str, row: Row) -> Decision:
@@ -195,7 +163,7 @@ def decide(kind: str, row: Row) -> Decision:
     """
     if row.export_tag == ExportTag.HOLDINGS_ONLY:
         return Decision(Outcome.SKIPPED, Reason.HOLDINGS_ONLY)
-    why_not = ineligibility(row)
+    why_not = row.why_not
     if why_not:
         if kind == Kind.REPUBLISH_SET and row.ledger_status == DELETED:
             # A stale holding (reconciliation): the delete was sent, yet WorldCat still holds

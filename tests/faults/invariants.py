@@ -126,7 +126,8 @@ def observe(
 def expectations(profile: PublishingProfile, bibs: Iterable[Bib | int]) -> dict[str, str]:
     """What each bib must become at OCLC, decided from the catalogue and the ledger now.
 
-    Eligible (live, not suppressed, tagged Publish bib, with a holdings row): SEND, or KEEP when
+    Eligible (records.models.PUBLISHABLE, the rule the engine selects with; its holdings count
+    is checked against the holdings rows here): SEND, or KEEP when
     the ledger already holds it as published with the same content (OCLC has it; an
     Incremental need not send it again, a Full may). Not eligible and the ledger holds it as
     published by this profile: DELETE. Otherwise NOTHING (never sent as deleted when never
@@ -139,16 +140,14 @@ def expectations(profile: PublishingProfile, bibs: Iterable[Bib | int]) -> dict[
         ).values_list("bib_id", "content_hash")
     )
     held = set(Holding.objects.filter(bib_id__in=ids).values_list("bib_id", flat=True))
+    eligible = set(Bib.objects.filter(pk__in=ids).publishable().values_list("pk", flat=True))
     out = {}
     for bib in Bib.objects.filter(pk__in=ids):
+        # The rule reads the bib's kept holdings count: it must agree with the rows.
+        assert (bib.holdings_count > 0) == (bib.pk in held), f"holdings_count of {bib.mms_id}"
         if bib.export_tag == ExportTag.HOLDINGS_ONLY:
             out[str(bib.mms_id)] = NOTHING
-        elif (
-            bib.deleted_at is None
-            and not bib.suppressed
-            and bib.export_tag == ExportTag.PUBLISH_BIB
-            and bib.pk in held
-        ):
+        elif bib.pk in eligible:
             same = published.get(bib.pk) == bib.content_hash
             out[str(bib.mms_id)] = KEEP if same else SEND
         else:

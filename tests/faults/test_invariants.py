@@ -6,19 +6,12 @@ import copy
 
 import pytest
 
-from profiles.engine import request_job, run_job_now
 from records import actions
-from tests.profiles.conftest import edit_bib, make_bib
+from tests.profiles.conftest import edit_bib, make_bib, run
 
 from .invariants import DELETE, NOTHING, SEND, LedgerRow, check, expectations, violations
 
 pytestmark = [pytest.mark.faults, pytest.mark.sshd, pytest.mark.django_db(transaction=True)]
-
-
-def run(profile, kind=None):
-    profile.refresh_from_db()
-    job = request_job(profile, kind or profile.publishing_mode, enqueue=False)
-    return run_job_now(job, sleep=lambda s: None)
 
 
 @pytest.fixture

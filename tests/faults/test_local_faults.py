@@ -14,8 +14,9 @@ from django_q.models import OrmQ, Schedule
 from django_q.scheduler import scheduler
 
 from profiles import scheduling
-from profiles.engine import request_job, retry_job, run_job_now
+from profiles.engine import retry
 from profiles.tasks import run_scheduled_profile
+from tests.profiles.conftest import run
 
 from .invariants import check
 from .test_sftp_faults import published_then_changed
@@ -51,13 +52,13 @@ def test_a_full_local_disk_while_writing_fails_the_job_and_a_retry_writes_afresh
     expected = published_then_changed(profile)  # the Full run needs room
     subprocess.run(["find", str(profile.jobs.first().files.first().local_path), "-delete"])
     small_disk(48)
-    job = run_job_now(request_job(profile, "incremental", enqueue=False), sleep=lambda s: None)
+    job = run(profile, "incremental")
     assert (job.status, job.failure_category) == ("failed", "internal")
     assert "No space left on device" in job.failure_message
     assert job.written_at is None and not job.files.filter(delivered_at__isnull=False).exists()
     check(profile, sshd, [job], expected)
     small_disk(4096)
-    job = run_job_now(retry_job(job, enqueue=False), sleep=lambda s: None)
+    job = retry(job, in_process=True, sleep=lambda s: None)
     assert job.status == "succeeded", job.failure_message
     check(profile, sshd, [job], expected)
 

@@ -14,10 +14,10 @@ import threading
 import pytest
 from django.db import connection as db_connection
 
-from profiles.engine import request_job, retry_job, run_job_now
+from profiles import engine
 from profiles.models import PublishingJob
 from records import actions
-from tests.profiles.conftest import edit_bib, make_bib, marc_record
+from tests.profiles.conftest import edit_bib, make_bib, marc_record, run
 from tests.servers import SFTP_USER
 
 from .conftest import wait_for
@@ -35,15 +35,8 @@ def bulky_bib():
     )
 
 
-def run(profile, kind=None) -> PublishingJob:
-    profile.refresh_from_db()
-    return run_job_now(
-        request_job(profile, kind or profile.publishing_mode, enqueue=False), sleep=no_sleep
-    )
-
-
 def retry(job) -> PublishingJob:
-    return run_job_now(retry_job(job, enqueue=False), sleep=no_sleep)
+    return engine.retry(job, in_process=True, sleep=no_sleep)
 
 
 def published_then_changed(profile, n=9):

@@ -1,7 +1,7 @@
-"""Real faults on the worker side: a django-q2 worker SIGKILLed while selecting, writing and
-uploading, then the job recovered and retried; the job's database connection terminated
-mid-job; a job left running by a dead worker; two clusters firing one schedule. Each scenario
-ends with the invariant check.
+"""Real faults on the worker side: a django-q2 worker (or `manage.py publish`) SIGKILLed while
+selecting, writing and uploading; the dead worker's job found at once (its liveness lock is
+free), marked failed "worker stopped" and retried; the job's database connection terminated
+mid-job; two clusters firing one schedule. Each scenario ends with the invariant check.
 
 Each stage is reached deterministically, without sleeping: the worker is held at a stage by a
 real lock (a table lock the selection must wait for, a frozen SFTP link), the test sees the
@@ -25,8 +25,8 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from profiles import scheduling
-from profiles.engine import JobAlreadyActive, recover_stale_jobs, request_job, retry_job
-from profiles.models import STALE_AFTER, PublishingJob
+from profiles.engine import find_orphans, retry, run_now
+from profiles.models import PublishingJob
 from profiles.tasks import run_scheduled_profile
 from tests.profiles.test_cluster import database_url_of_test_db
 
@@ -71,27 +71,30 @@ def kill_worker_holding(cluster, port: int) -> int:
 
 
 def recover_and_retry(job, profile) -> PublishingJob:
-    """What staff (or the next scheduled run) does: the dead worker's job is found stale,
-    marked failed, and retried on the cluster."""
-    # While it is stale, the profile is blocked with a reason...
-    with pytest.raises(JobAlreadyActive):
-        request_job(profile, "incremental", enqueue=False)
-    # ... until the heartbeat is older than STALE_AFTER (the clock, not a sleep).
-    later = timezone.now() + STALE_AFTER + timedelta(minutes=1)
-    assert [j.pk for j in recover_stale_jobs(now=later)] == [job.pk]
+    """What the job page (or any request for the profile) does: the dead worker's job is found
+    at once, its lock being free, and marked failed "worker stopped"; then staff retry it on
+    the cluster."""
+    assert [j.pk for j in find_orphans(profile=profile)] == [job.pk]
     job.refresh_from_db()
-    assert job.status == "failed" and "stopped responding" in job.failure_message
-    retry_job(job)  # enqueued for the cluster
+    assert (job.status, job.failure_category) == ("failed", "worker")
+    assert "stopped while" in job.failure_message
+    retry(job)  # queued for the cluster
     wait_for(lambda: status_of(job) in PublishingJob.FINISHED_STATUSES, what="the retry")
     job.refresh_from_db()
     return job
+
+
+def started_after_kill(job, killed) -> float:
+    """Seconds from the kill to the start of the job's second attempt (the retry)."""
+    second = job.attempt_history.get(number=2)
+    return (second.started_at - killed).total_seconds()
 
 
 def killed_while_uploading(profile, proxy, cluster) -> tuple[PublishingJob, list[str]]:
     """An Incremental on the cluster whose worker is SIGKILLed with its upload frozen after
     the first file (about 40 KB): returns the job, still "running", and its file names."""
     proxy.arm(pause_at=40_000)
-    job = request_job(profile, "incremental")
+    job = run_now(profile, confirmed_mode="incremental").job
     assert proxy.paused.wait(60)
     assert stage_of(job) == "uploading"
     names = sorted(job.files.values_list("name", flat=True))
@@ -123,7 +126,7 @@ def test_worker_killed_while_selecting_then_recovered_and_retried(
     expected = published_then_changed(profile)
     cluster = start_cluster()
     lock = held_table("records_bib")
-    job = request_job(profile, "incremental")
+    job = run_now(profile).job
     wait_for(lambda: stage_of(job) == "selecting", what="the selecting stage")
     port = wait_for(lambda: waiting_backend_port("records_bib"), what="the blocked selection")
     kill_worker_holding(cluster, port)
@@ -138,7 +141,7 @@ def test_worker_killed_while_writing_then_recovered_and_retried(
     profile, sshd, start_cluster, publish_dir, tmp_path
 ):
     expected = published_then_changed(profile)
-    job = request_job(profile, "incremental", enqueue=False)
+    job = run_now(profile).job  # queued; the hooked worker below runs it
     ready = tmp_path / "writing"
     env = {
         **os.environ,
@@ -192,18 +195,84 @@ def test_worker_killed_while_uploading_then_the_schedule_retries_that_job_before
     profile.scheduling = profile.Scheduling.DAILY
     profile.publishing_mode = profile.Mode.INCREMENTAL
     profile.save()
-    PublishingJob.objects.filter(pk=dead.pk).update(
-        heartbeat_at=timezone.now() - STALE_AFTER - timedelta(minutes=1)
-    )
-    # The scheduled run finds the job stale, retries it (same files, same names), then runs
-    # its own Incremental, which has nothing left to send.
+    # At once, no waiting for a heartbeat to age: the scheduled run finds the job orphaned,
+    # retries it (same files, same names), then runs its own Incremental, which has nothing
+    # left to send.
     assert run_scheduled_profile(profile.pk) == "succeeded"
     dead.refresh_from_db()
     assert dead.status == "succeeded" and dead.attempts == 2, dead.failure_message
+    first, second = dead.attempt_history.all()
+    assert (first.status, first.failure_category, first.stage) == ("failed", "worker", "uploading")
+    assert second.status == "succeeded"
     assert sorted(dead.files.values_list("name", flat=True)) == names
     (job,) = PublishingJob.objects.filter(profile=profile, trigger="schedule")
     assert job.records_sent == 0
     check(profile, sshd, [dead, job], expected)
+
+
+def test_a_qcluster_worker_killed_mid_upload_the_next_run_now_retries_it_within_seconds(
+    profile, sshd, proxied_connection, proxy, start_cluster
+):
+    expected = published_then_changed(profile)
+    cluster = start_cluster()
+    dead, names = killed_while_uploading(profile, proxy, cluster)
+    killed = timezone.now()
+    # Staff press Run now on the profile page: the cluster (which replaced its killed worker)
+    # retries the orphan first, then runs the Incremental asked for.
+    run = run_now(profile, confirmed_mode="incremental")
+    assert [o.pk for o in run.orphans] == [dead.pk] and run.retry.pk == dead.pk
+    wait_for(lambda: status_of(dead) in PublishingJob.FINISHED_STATUSES, what="the retry")
+    assert started_after_kill(dead, killed) < 10
+    new = wait_for(
+        lambda: PublishingJob.objects.filter(
+            profile=profile, pk__gt=dead.pk, status__in=PublishingJob.FINISHED_STATUSES
+        ).first(),
+        what="the job that was asked for",
+    )
+    dead.refresh_from_db()
+    assert dead.status == "succeeded" and sorted(dead.files.values_list("name", flat=True)) == names
+    assert new.status == "succeeded" and new.records_sent == 0, new.failure_message
+    # Every record once, each eligible one delivered: the invariants.
+    check(profile, sshd, [dead, new], expected)
+
+
+def test_manage_py_publish_killed_mid_upload_the_next_run_now_retries_it_within_seconds(
+    profile, sshd, proxied_connection, proxy, publish_dir
+):
+    expected = published_then_changed(profile)
+    proxy.arm(pause_at=40_000)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": database_url_of_test_db(),
+        "PUBLISH_DIR": str(publish_dir),
+    }
+    command = subprocess.Popen(
+        [sys.executable, str(settings.BASE_DIR / "manage.py"), "publish", str(profile.pk)],
+        env=env,
+        cwd=settings.BASE_DIR,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert proxy.paused.wait(60)
+        dead = PublishingJob.objects.get(profile=profile, trigger="command")
+        assert stage_of(dead) == "uploading" and status_of(dead) == "running"
+        os.kill(command.pid, signal.SIGKILL)
+        command.wait(30)
+    finally:
+        if command.poll() is None:
+            command.kill()
+            command.wait(30)
+    killed = timezone.now()
+    proxy.resume()
+    names = sorted(dead.files.values_list("name", flat=True))
+    run = run_now(profile, in_process=True, sleep=lambda s: None)
+    assert run.retry.pk == dead.pk and run.retry.status == "succeeded"
+    assert started_after_kill(dead, killed) < 10
+    assert sorted(dead.files.values_list("name", flat=True)) == names
+    assert run.job.status == "succeeded" and run.job.records_sent == 0
+    check(profile, sshd, [dead, run.job], expected)
 
 
 def test_a_job_left_running_by_a_dead_worker_does_not_block_the_schedule(
@@ -212,31 +281,25 @@ def test_a_job_left_running_by_a_dead_worker_does_not_block_the_schedule(
     expected = published_then_changed(profile)
     cluster = start_cluster()
     lock = held_table("records_bib")
-    dead = request_job(profile, "incremental")
+    dead = run_now(profile).job
     port = wait_for(lambda: waiting_backend_port("records_bib"), what="the blocked selection")
     kill_worker_holding(cluster, port)
     lock.rollback()
     cluster.stop()
     profile.scheduling = profile.Scheduling.DAILY
     profile.save()
-    # A scheduled run while the heartbeat is fresh is refused with the reason...
-    assert run_scheduled_profile(profile.pk).startswith("skipped: ")
-    # ... and once it is stale (its heartbeat aged past STALE_AFTER) the run recovers it.
-    PublishingJob.objects.filter(pk=dead.pk).update(
-        heartbeat_at=timezone.now() - STALE_AFTER - timedelta(minutes=1)
-    )
+    # The scheduled run does not wait for anything to age: the dead job is marked failed
+    # (it wrote nothing, so it is not retried) and the run goes ahead.
     assert run_scheduled_profile(profile.pk) == "succeeded"
     dead.refresh_from_db()
-    assert dead.status == "failed" and not dead.files.exists()
+    assert (dead.status, dead.failure_category) == ("failed", "worker")
+    assert not dead.files.exists()
     (job,) = PublishingJob.objects.filter(profile=profile, trigger="schedule")
     check(profile, sshd, [dead, job], expected)
 
 
 def test_the_job_s_database_connection_terminated_mid_job(profile, sshd, proxied_connection, proxy):
-    from profiles.engine import run_job_now
-
     expected = published_then_changed(profile)
-    job = request_job(profile, "incremental", enqueue=False)
     backend = {}
     errors = []
 
@@ -245,7 +308,7 @@ def test_the_job_s_database_connection_terminated_mid_job(profile, sshd, proxied
             with db_connection.cursor() as cursor:
                 cursor.execute("SELECT pg_backend_pid()")
                 backend["pid"] = cursor.fetchone()[0]
-            run_job_now(job, sleep=lambda s: None)
+            run_now(profile, in_process=True, sleep=lambda s: None)
         except Exception as exc:  # noqa: BLE001 - what escapes the engine is the finding
             errors.append(exc)
         finally:
@@ -260,16 +323,15 @@ def test_the_job_s_database_connection_terminated_mid_job(profile, sshd, proxied
     proxy.resume()
     thread.join(120)
     assert not thread.is_alive()
-    job.refresh_from_db()
+    job = PublishingJob.objects.get(profile=profile, kind="incremental")
     # Nothing was committed, whatever the worker managed to record.
     check(profile, sshd, [job], expected)
-    # The lost connection is recorded as the job's failure on a new connection: the profile
-    # is not blocked until the job goes stale.
+    # The lost connection is recorded as the job's failure on a new connection (the worker
+    # is alive: its liveness lock is on a connection of its own).
     assert not errors, errors
     assert (job.status, job.failure_category) == ("failed", "internal")
     assert "connection" in job.failure_message
-    job.refresh_from_db()
-    job = run_job_now(retry_job(job, enqueue=False), sleep=lambda s: None)
+    job = retry(job, in_process=True, sleep=lambda s: None)
     assert job.status == "succeeded", job.failure_message
     check(profile, sshd, [job], expected)
 

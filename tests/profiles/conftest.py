@@ -12,7 +12,8 @@ import pymarc
 import pytest
 
 from ftp.models import SftpConnection
-from profiles.models import PublishingProfile
+from profiles.engine import republish_set, run_now
+from profiles.models import PublishingJob, PublishingProfile
 from records import actions
 from records.models import Bib
 
@@ -48,6 +49,23 @@ def make_bib(title: str | None = None, *, oclc: str | None = "auto", tag=None, h
         export_tag=tag,
         holdings=[("MAIN", "STACKS", f"QA{number}")] * holdings,
     )
+
+
+def no_sleep(seconds: float) -> None:
+    """Delivery back-off without waiting."""
+
+
+def run(profile, kind: str | None = None, *, bib_set=None, dry_run=False, **kw) -> PublishingJob:
+    """What staff's Run now (or Republish set) does, in this process, through the engine's one
+    way in: the requested job, finished. When a failed job is retried first and fails again,
+    that retry (the requested job was not created). The profile is read again afterwards
+    (a Full switches it to Incremental)."""
+    if bib_set is not None:
+        result = republish_set(profile, bib_set, dry_run=dry_run, in_process=True, sleep=no_sleep)
+    else:
+        result = run_now(profile, mode=kind, dry_run=dry_run, in_process=True, sleep=no_sleep, **kw)
+    profile.refresh_from_db()
+    return result.job if result.job is not None else result.retry
 
 
 def edit_bib(bib: Bib, note: str) -> None:

@@ -1,5 +1,5 @@
 """Job life cycle: failure and retry, one active job per profile, changes made while a job runs,
-file naming and splitting, empty runs, dry runs, stale workers, the publish command."""
+file naming and splitting, empty runs, dry runs, the publish command."""
 
 from __future__ import annotations
 
@@ -8,36 +8,20 @@ import io
 import json
 import logging
 import threading
-from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection as db_connection
 from django.db import transaction
-from django.utils import timezone
 
 from ftp import transfer as transfer_module
-from profiles.engine import (
-    JobAlreadyActive,
-    claim,
-    recover_stale_jobs,
-    request_job,
-    retry_job,
-    run_job_now,
-)
+from profiles.engine import JobAlreadyActive, retry, run_now, run_queued
 from profiles.models import PublishedRecord, PublishingJob
 from records import actions
 
-from .conftest import edit_bib, make_bib, read_remote, sent_records
+from .conftest import edit_bib, make_bib, no_sleep, read_remote, run, sent_records
 
 pytestmark = [pytest.mark.sshd, pytest.mark.django_db(transaction=True)]
-no_sleep = lambda seconds: None  # noqa: E731 - delivery back-off without waiting
-
-
-def run(profile, kind=None, **kwargs) -> PublishingJob:
-    profile.refresh_from_db()
-    job = request_job(profile, kind or profile.publishing_mode, enqueue=False, **kwargs)
-    return run_job_now(job, sleep=no_sleep)
 
 
 def remote_bytes(sshd, job) -> dict[str, bytes]:
@@ -67,7 +51,7 @@ def test_a_failed_upload_changes_nothing_and_a_retry_resends_the_same_files(prof
     sshd.write_config()
     sshd.start()
     edit_bib(bibs[2], "made after the failure")
-    retried = run_job_now(retry_job(failed, enqueue=False), sleep=no_sleep)
+    retried = retry(failed, in_process=True, sleep=no_sleep)
     assert retried.pk == failed.pk and retried.attempts == 2
     assert retried.status == PublishingJob.Status.SUCCEEDED, retried.failure_message
     assert {f.name: f.sha256 for f in retried.files.all()} == names
@@ -90,7 +74,7 @@ def test_two_concurrent_requests_for_one_profile_the_database_refuses_the_second
     def request():
         try:
             barrier.wait(timeout=10)
-            results.append(request_job(profile, "full", enqueue=False))
+            results.append(run_now(profile, mode="full").job)
         except JobAlreadyActive as exc:
             results.append(exc)
         finally:
@@ -107,8 +91,8 @@ def test_two_concurrent_requests_for_one_profile_the_database_refuses_the_second
     assert f"already has job {jobs[0].pk}" in str(refusals[0])
     assert refusals[0].active_job == jobs[0]
     # Finished jobs do not block a new one.
-    run_job_now(jobs[0], sleep=no_sleep)
-    assert request_job(profile, "incremental", enqueue=False).status == "queued"
+    run_queued(jobs[0].pk)
+    assert run_now(profile, mode="incremental").job.status == "queued"
 
 
 def test_a_change_committed_while_a_job_runs_is_published_by_the_next_job(profile, sshd):
@@ -246,21 +230,6 @@ def test_a_record_that_cannot_be_sent_is_reported_and_the_rest_go_out(profile, s
     assert failed.mms_id == big.mms_id and "Max. file size" in failed.detail
     assert sent_records(sshd).keys() == {str(good.mms_id)}
     assert not PublishedRecord.objects.filter(bib=big).exists()
-
-
-def test_a_job_abandoned_by_a_dead_worker_is_recovered_and_can_be_retried(profile, sshd):
-    bib = make_bib()
-    job = request_job(profile, "full", enqueue=False)
-    assert claim(job)
-    now = timezone.now()
-    assert recover_stale_jobs(now=now) == []
-    later = now + timedelta(hours=1)
-    (recovered,) = recover_stale_jobs(now=later)
-    assert recovered.pk == job.pk and recovered.status == "failed"
-    assert "stopped responding" in recovered.failure_message
-    done = run_job_now(retry_job(recovered, enqueue=False), sleep=no_sleep)
-    assert done.status == "succeeded"
-    assert sent_records(sshd).keys() == {str(bib.mms_id)}
 
 
 def test_the_publish_command_prints_json_and_fails_visibly(profile, sshd):

@@ -70,13 +70,13 @@ def test_the_database_refuses_a_second_active_job_for_one_profile():
 
 
 def test_a_second_job_request_is_refused_with_a_reason_naming_the_active_job():
-    from profiles.engine import JobAlreadyActive, request_job
+    from profiles.engine import JobAlreadyActive, run_now
 
     profile = make_profile()
-    first = request_job(profile, "baseline", enqueue=False)
+    first = run_now(profile, mode="baseline").job
     with pytest.raises(JobAlreadyActive) as info:
-        request_job(profile, "baseline", enqueue=False)
-    assert f"already has job {first.pk} (Baseline, pending)" in str(info.value)
+        run_now(profile, mode="baseline")
+    assert f"already has job {first.pk} (Baseline, queued)" in str(info.value)
     assert info.value.active_job == first
 
 
@@ -85,26 +85,14 @@ def test_requesting_a_job_hands_only_its_id_to_the_workers_once_committed(
 ):
     from django_q.models import OrmQ
 
-    from profiles.engine import request_job
+    from profiles.engine import run_now
 
     profile = make_profile()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        job = request_job(profile, "baseline")
+        job = run_now(profile, mode="baseline").job
         assert not OrmQ.objects.exists()  # nothing is queued before the row is committed
     for callback in callbacks:
         callback()
     (queued,) = OrmQ.objects.all()
     task = queued.task
     assert task["func"] == "profiles.tasks.run_job" and task["args"] == (job.pk,)
-
-
-def test_a_stale_running_job_is_recognised_from_its_heartbeat():
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    job = PublishingJob.objects.create(
-        profile=make_profile(), kind="full", status="running", heartbeat_at=timezone.now()
-    )
-    assert not job.is_stale()
-    assert job.is_stale(timezone.now() + timedelta(hours=1))

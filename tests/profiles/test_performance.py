@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from profiles.engine import request_job, run_job_now
+from profiles.engine import run_now
 
 from .conftest import edit_bib, make_bib, sent_records
 
@@ -14,9 +14,8 @@ pytestmark = [pytest.mark.sshd, pytest.mark.django_db(transaction=True)]
 
 
 def queries_for(profile, kind="full") -> tuple[int, object]:
-    job = request_job(profile, kind, enqueue=False)
     with CaptureQueriesContext(connection) as captured:
-        job = run_job_now(job)
+        job = run_now(profile, mode=kind, in_process=True).job
     assert job.status == "succeeded", job.failure_message
     return len(captured.captured_queries), job
 
@@ -63,7 +62,7 @@ def test_the_selection_reads_marc_bytes_only_for_records_a_job_may_send(profile,
 
     edited, touched, withdrawn, never, unheld = (make_bib() for _ in range(5))
     actions.set_export_tag([never], "dont_publish")
-    full = run_job_now(request_job(profile, "full", enqueue=False))
+    full = run_now(profile, mode="full", in_process=True).job
     assert full.status == "succeeded" and full.count_new == 4
     edit_bib(edited, "changed")
     mark_changed([touched.pk, never.pk])  # touched: a new change marker, the same content
@@ -84,7 +83,7 @@ def test_the_selection_reads_marc_bytes_only_for_records_a_job_may_send(profile,
     full_rows = list(iter_rows(candidates(PublishingJob(profile=profile, kind="full"))))
     assert full_rows and all(r.marc for r in full_rows if r.export_tag == "publish_bib")
 
-    job = run_job_now(request_job(profile, "incremental", enqueue=False))
+    job = run_now(profile, mode="incremental", in_process=True).job
     assert job.status == "succeeded", job.failure_message
     assert (job.count_changed, job.count_deleted, job.count_unchanged) == (1, 2, 1)
     sent = sent_records(sshd, [f.name for f in job.files.all()])

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from audit.models import AuditEntry
 from datasync.models import Holding, Institution, WorldCatRecord
-from profiles.engine.jobs import JobRefused
+from profiles.engine import JobRefused
 from profiles.models import PublishedRecord, PublishingJob
 from profiles.reconcile import MISSING, STALE, UNKNOWN, reconcile, republish_differences
 from records.models import BibSet

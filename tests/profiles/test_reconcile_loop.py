@@ -13,14 +13,14 @@ from django.core.management import call_command
 from datasync.filex import start_filex
 from datasync.models import Holding
 from ftp.models import SftpConnection
-from profiles.engine.jobs import request_job, run_job_now
+from profiles.engine import run_queued
 from profiles.models import DEFAULT_PROFILE_NAME, PublishedRecord, PublishingJob, PublishingProfile
 from profiles.reconcile import STALE, reconcile, republish_differences
 from profiles.xref import fetch_reports
 from records import actions
 from records.models import BibSet, BibSetMember
 
-from .conftest import make_bib
+from .conftest import make_bib, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,8 +51,7 @@ def demo_exchange(settings, tmp_path, publish_dir):
 def republish(profile, bibs) -> PublishingJob:
     bib_set = BibSet.objects.create(name=f"Initial file {BibSet.objects.count()}")
     BibSetMember.objects.bulk_create(BibSetMember(bib_set=bib_set, bib=b) for b in bibs)
-    job = request_job(profile, PublishingJob.Kind.REPUBLISH_SET, bib_set=bib_set, enqueue=False)
-    return run_job_now(job, sleep=lambda seconds: None)
+    return run(profile, bib_set=bib_set)
 
 
 def test_publish_process_reconcile_and_write_back_close_the_loop(demo_exchange):
@@ -83,7 +82,7 @@ def test_publish_process_reconcile_and_write_back_close_the_loop(demo_exchange):
 
     # Untag one record; the Incremental run sends its delete and OCLC removes the holding.
     actions.set_export_tag([withdrawn], "dont_publish")
-    job = run_job_now(request_job(profile, "incremental", enqueue=False), sleep=lambda s: None)
+    job = run(profile, "incremental")
     assert job.status == PublishingJob.Status.SUCCEEDED, job.failure_message
     assert job.count_deleted == 1
     assert not Holding.objects.filter(record__oclc_number=10699347).exists()
@@ -112,7 +111,8 @@ def test_a_stale_holding_is_deleted_again_by_republish_these(demo_exchange):
     assert before.republishable() == [withdrawn.pk]
 
     job = republish_differences(profile).job
-    job = run_job_now(job, sleep=lambda s: None)
+    run_queued(job.pk)  # the worker's part
+    job.refresh_from_db()
     assert job.status == PublishingJob.Status.SUCCEEDED, job.failure_message
     (outcome,) = job.records.all()
     assert (outcome.bib_id, outcome.outcome, outcome.reason) == (
@@ -152,7 +152,7 @@ def test_with_staging_off_an_original_gets_a_new_number_that_comes_back_to_the_b
     assert original.oclc_numbers == str(new_number)
 
     # The next Incremental sends it with its number: OCLC matches it, nothing new is created.
-    job = run_job_now(request_job(profile, "incremental", enqueue=False), sleep=lambda s: None)
+    job = run(profile, "incremental")
     assert job.status == PublishingJob.Status.SUCCEEDED, job.failure_message
     assert job.count_changed == 1
     assert WorldCatRecord.objects.filter(source=WorldCatRecord.Source.INCOMING).count() == 1

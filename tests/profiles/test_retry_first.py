@@ -15,21 +15,14 @@ from django_q.models import OrmQ
 
 from audit.models import AuditEntry
 from profiles import tasks
-from profiles.engine import request_job, run_job_now
-from profiles.engine.runs import THEN_TASK, job_to_retry_first
+from profiles.engine import job_to_retry_first
+from profiles.engine.runs import THEN_TASK
 from profiles.models import PublishingJob
 from tests.conftest import PASSWORD
 
-from .conftest import edit_bib, make_bib, read_remote
+from .conftest import edit_bib, make_bib, read_remote, run
 
 pytestmark = [pytest.mark.sshd, pytest.mark.django_db(transaction=True)]
-no_sleep = lambda seconds: None  # noqa: E731 - delivery back-off without waiting
-
-
-def run(profile, kind=None) -> PublishingJob:
-    profile.refresh_from_db()
-    job = request_job(profile, kind or profile.publishing_mode, enqueue=False)
-    return run_job_now(job, sleep=no_sleep)
 
 
 def failed_after_writing(profile, sshd):

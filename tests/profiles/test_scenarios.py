@@ -6,21 +6,18 @@ import pymarc
 import pytest
 
 from audit.models import AuditEntry
-from profiles.engine import run_job_now
-from profiles.engine.jobs import request_job
 from profiles.models import JobRecord, PublishedRecord, PublishingJob, PublishingProfile
 from records import actions
 from records.models import ExportTag
 
 from .conftest import edit_bib, make_bib, read_remote, sent_records
+from .conftest import run as run_in_process
 
 pytestmark = [pytest.mark.sshd, pytest.mark.django_db(transaction=True)]
 
 
 def run(profile: PublishingProfile, kind: str | None = None, **kwargs) -> PublishingJob:
-    profile.refresh_from_db()
-    job = request_job(profile, kind or profile.publishing_mode, enqueue=False, **kwargs)
-    job = run_job_now(job)
+    job = run_in_process(profile, kind, **kwargs)
     assert job.status in (PublishingJob.Status.SUCCEEDED, PublishingJob.Status.FAILED)
     return job
 

@@ -1,8 +1,8 @@
 """Steps 3, 5 and 6 of the set-up guide in a real browser, as a staff member does them.
 
-The live server runs no django-q2 cluster, so the queued job is run honestly by the engine's own
-`run_job_now` called from the test thread while the browser keeps polling the job page; the page
-then shows the finished job by itself (its progress script reloads it).
+The live server runs no django-q2 cluster, so the queued job is run honestly by `run_queued` (what
+a worker's task calls) from the test thread while the browser keeps polling the job page; the
+page then shows the finished job by itself (its progress script reloads it).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from profiles.engine.jobs import run_job_now
+from profiles.engine import run_queued
 from profiles.models import PublishingJob, PublishingProfile
 from records.models import BibSet, BibSetMember
 from tests.conftest import PASSWORD, login
@@ -58,7 +58,7 @@ def test_a_staff_member_configures_the_profile_republishes_a_set_and_schedules_i
     job = PublishingJob.objects.get(profile=profile)
     assert job.kind == PublishingJob.Kind.REPUBLISH_SET
 
-    run_job_now(job)  # the worker's part, while the page polls
+    run_queued(job.pk)  # the worker's part, while the page polls
 
     expect(page.locator("#job-status")).to_have_text("Completed successfully", timeout=20_000)
     expect(page.locator("#job-counts [data-count=new]")).to_have_text("3")

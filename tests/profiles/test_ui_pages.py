@@ -17,6 +17,7 @@ from django_q.models import Schedule
 
 from audit.models import AuditEntry
 from ftp.models import SftpConnection
+from jobs import liveness
 from profiles.engine.writer import job_directory
 from profiles.models import JobFile, JobRecord, PublishingJob, PublishingProfile
 from records.models import BibSet, mms_id_for
@@ -137,7 +138,6 @@ def every_url(profile, job, job_file) -> list[tuple[str, str]]:
         ("get", reverse("profiles:job_outcomes_csv", args=[job.pk])),
         ("get", reverse("profiles:job_file_download", args=[job.pk, job_file.pk])),
         ("post", reverse("profiles:job_retry", args=[job.pk])),
-        ("post", reverse("profiles:job_mark_failed", args=[job.pk])),
         ("get", reverse("profiles:reconciliation", args=[profile.pk])),
         ("post", reverse("profiles:reconciliation", args=[profile.pk])),
     ]
@@ -381,10 +381,11 @@ def test_progress_endpoint_reports_stage_and_counts_of_a_running_job(client, vie
         count_new=200,
     )
     client.force_login(viewer)
-    data = client.get(reverse("profiles:job_progress", args=[job.pk])).json()
+    with liveness.holding(job):  # its worker is alive
+        data = client.get(reverse("profiles:job_progress", args=[job.pk])).json()
+        html = client.get(reverse("profiles:job", args=[job.pk])).content.decode()
     assert data["status_word"] == "Running" and data["stage_label"] == "Writing files"
     assert data["percent"] == 25 and data["counts"]["new"] == 200 and not data["finished"]
-    html = client.get(reverse("profiles:job", args=[job.pk])).content.decode()
     assert "job_progress.js" in html and 'data-finished="0"' in html
 
 
@@ -406,7 +407,7 @@ def test_retry_requeues_a_failed_job_and_refuses_a_successful_one(client, superu
     assert "Only a failed job can be retried" in page.content.decode()
 
 
-def test_a_stale_running_job_can_be_marked_failed_but_a_live_one_cannot(client, superuser, profile):
+def test_a_running_job_whose_worker_is_gone_shows_failed_worker_stopped(client, superuser, profile):
     long_ago = timezone.now() - timedelta(hours=2)
     job = PublishingJob.objects.create(
         profile=profile,
@@ -415,22 +416,33 @@ def test_a_stale_running_job_can_be_marked_failed_but_a_live_one_cannot(client, 
         stage=PublishingJob.Stage.UPLOADING,
         started_at=long_ago,
         heartbeat_at=long_ago,
+        attempts=1,
     )
     client.force_login(superuser)
-    assert (
-        "Mark as failed (worker died)"
-        in client.get(reverse("profiles:job", args=[job.pk])).content.decode()
-    )
-    PublishingJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
-    client.post(reverse("profiles:job_mark_failed", args=[job.pk]))
-    job.refresh_from_db()
-    assert job.status == PublishingJob.Status.RUNNING
+    # A live worker: it holds the job's lock (PostgreSQL) and beats (SQLite).
+    with liveness.holding(job):
+        PublishingJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
+        html = client.get(reverse("profiles:job", args=[job.pk])).content.decode()
+        assert 'id="job-status" class="status-running">Running<' in html
+    # Its process is gone: the page itself finds out and says so, without waiting.
     PublishingJob.objects.filter(pk=job.pk).update(heartbeat_at=long_ago)
-    client.post(reverse("profiles:job_mark_failed", args=[job.pk]))
+    html = client.get(reverse("profiles:job", args=[job.pk])).content.decode()
+    assert "Worker stopped" in html and "Mark as failed" not in html
     job.refresh_from_db()
-    assert job.status == PublishingJob.Status.FAILED and "worker" in job.failure_message
-    entry = AuditEntry.objects.get(action="profiles.job.failed", target_id=str(job.pk))
-    assert entry.actor == superuser
+    assert (job.status, job.failure_category) == ("failed", "worker")
+    assert "stopped while uploading" in job.failure_message
+    assert AuditEntry.objects.filter(action="profiles.job.failed", target_id=str(job.pk)).exists()
+    assert "Retry" in html
+
+
+def test_run_now_from_a_page_showing_another_mode_starts_nothing(client, superuser, profile):
+    client.force_login(superuser)
+    run = reverse("admin:profiles_publishingprofile_run", args=[profile.pk])
+    page = client.post(run, {"confirmed_mode": "full"}, follow=True)
+    assert "is now Incremental, not Full" in page.content.decode()
+    assert not PublishingJob.objects.exists()
+    client.post(run, {"confirmed_mode": "incremental"})
+    assert PublishingJob.objects.get().kind == PublishingJob.Kind.INCREMENTAL
 
 
 def test_the_job_admin_forwards_to_the_history_pages(client, superuser, profile):

@@ -11,8 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from audit.models import AuditEntry
+from jobs.models import JobStatus
 from records import tasks
-from records.models import Bib, BibSet, Holding, ImportJob, JobStatus, SyncJob
+from records.models import Bib, BibSet, Holding, ImportJob, SyncJob
 
 from .helpers import make_bib
 

@@ -11,12 +11,11 @@ import time
 import pytest
 
 from datasync.models import IncomingFile, WorldCatRecord
-from profiles.engine import request_job, run_job_now
 from profiles.reconcile import reconcile
 from records.models import Bib
 from tests.faults.changes import random_changes
 from tests.faults.invariants import check, expectations
-from tests.profiles.conftest import make_bib
+from tests.profiles.conftest import make_bib, run
 
 pytestmark = [
     pytest.mark.slow,
@@ -64,7 +63,7 @@ def test_many_incremental_cycles_end_with_zero_differences_at_oclc(
     profile = make_profile(sftp_connection, collection_id=collection.collection_id)
     bibs = [make_bib() for _ in range(40)]
     known_to_worldcat()
-    job = run_job_now(request_job(profile, "full", enqueue=False), sleep=lambda s: None)
+    job = run(profile, "full")
     assert job.status == "succeeded", job.failure_message
     hand_to_oclc(job, sshd, inbox, account)
     assert reconcile(profile).total == 0
@@ -75,7 +74,7 @@ def test_many_incremental_cycles_end_with_zero_differences_at_oclc(
         known_to_worldcat()
         expected = expectations(profile, touched)
         profile.refresh_from_db()
-        job = run_job_now(request_job(profile, "incremental", enqueue=False), sleep=lambda s: None)
+        job = run(profile, "incremental")
         assert job.status == "succeeded", (cycle, job.failure_message)
         check(profile, sshd, [job], expected)
         hand_to_oclc(job, sshd, inbox, account)

@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group
 
 from accounts.roles import ROLES, setup_roles
 from ftp.models import SftpConnection
-from profiles.engine import request_job, run_job_now
+from profiles.engine import run_now
 from profiles.models import PublishingProfile
 from records import actions
 from records.models import BibSet, ImportJob, SyncJob
@@ -71,7 +71,7 @@ def world(db, publish_dir, upload, collection):  # noqa: F811
     )
     profile.full_clean()
     profile.save()
-    job = run_job_now(request_job(profile, "full", dry_run=True, enqueue=False))
+    job = run_now(profile, mode="full", dry_run=True, in_process=True).job
     assert job.status == "succeeded" and job.files.exists(), job.failure_message
     incoming = upload(
         f"{collection.collection_id}.ALMAD.test.mrc", [marc_record("991", "(OCoLC)12345")]

@@ -52,7 +52,6 @@ CUSTOM = {
     "profiles:job_outcomes_csv": ("profiles", VIEW),
     "profiles:job_file_download": ("profiles", VIEW),
     "profiles:job_retry": ("profiles", CHANGE),
-    "profiles:job_mark_failed": ("profiles", CHANGE),
     "profiles:reconciliation": ("profiles", VIEW),
     "datasync:report": ("datasync", VIEW),
     "audit:trail": ("audit", VIEW),

@@ -17,8 +17,9 @@ from django.urls import reverse
 from audit.models import AuditEntry
 from datasync.models import Collection
 from ftp.models import SftpConnection
+from jobs.models import JobStatus
 from profiles.models import PublishingProfile
-from records.models import Bib, BibSet, ImportJob, JobStatus
+from records.models import Bib, BibSet, ImportJob
 
 pytestmark = pytest.mark.django_db
 
@@ -431,8 +432,7 @@ def test_a_symbol_with_at_dollar_and_hash_is_spelled_out_in_file_names_end_to_en
     emulated OCLC side as that institution's file under the named collection."""
     from datasync.intake import receive_file
     from datasync.models import FilexAccount, Institution
-    from profiles.engine import request_job, run_job_now
-    from tests.profiles.conftest import REMOTE_DIR, make_bib
+    from tests.profiles.conftest import REMOTE_DIR, make_bib, run
 
     institution = Institution.objects.create(symbol="AB@$#", name="Symbols University")
     account = FilexAccount(institution=institution, username="fx_symbols")
@@ -454,7 +454,7 @@ def test_a_symbol_with_at_dollar_and_hash_is_spelled_out_in_file_names_end_to_en
     profile = PublishingProfile.objects.get()
     assert profile.oclc_symbol == "AB@$#" and profile.file_symbol == "AB_64_36_35"
 
-    job = run_job_now(request_job(profile, "full", enqueue=False), sleep=lambda s: None)
+    job = run(profile, "full")
     assert job.status == "succeeded", job.failure_message
     remote = sorted(sshd.local_path(REMOTE_DIR).iterdir())
     assert remote and all(

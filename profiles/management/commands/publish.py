@@ -8,8 +8,7 @@ import json
 from django.core.management.base import CommandError
 
 from config.commands import JsonCommand
-from profiles.engine import JobRefused
-from profiles.engine.runs import run_now
+from profiles.engine import JobRefused, republish_set, run_now
 from profiles.models import PublishingJob, PublishingProfile
 from records.models import BibSet
 
@@ -37,28 +36,27 @@ class Command(JsonCommand):
         the_set = self._set(bib_set) if bib_set else None
         if the_set is not None and mode:
             raise CommandError("Use either --mode or --set, not both.")
-        kind = (
-            PublishingJob.Kind.REPUBLISH_SET if the_set else (mode or the_profile.publishing_mode)
-        )
+        command = PublishingJob.Trigger.COMMAND
         try:
-            run = run_now(
-                the_profile,
-                kind,
-                bib_set=the_set,
-                trigger=PublishingJob.Trigger.COMMAND,
-                dry_run=dry_run,
-            )
+            if the_set is not None:
+                run = republish_set(
+                    the_profile, the_set, trigger=command, dry_run=dry_run, in_process=True
+                )
+            else:
+                run = run_now(
+                    the_profile, mode=mode, trigger=command, dry_run=dry_run, in_process=True
+                )
         except JobRefused as exc:
             raise CommandError(str(exc)) from exc
-        if run.retry is not None:
+        if run.message:
             self.stderr.write(run.message)
-            if run.job is None:
-                retry = run.retry
-                raise CommandError(
-                    f"The retry of job {retry.pk} failed again "
-                    f"({retry.get_failure_category_display()}): {retry.failure_message}. "
-                    "The requested job was not started."
-                )
+        if run.job is None:
+            retry = run.retry
+            raise CommandError(
+                f"The retry of job {retry.pk} failed again "
+                f"({retry.get_failure_category_display()}): {retry.failure_message}. "
+                "The requested job was not started."
+            )
         job = run.job
         if json:
             self.stdout.write(_json(job))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from jobs.models import JobStatus
 from records.jobs import synchronize
-from records.models import BibSet, ExportTag, JobStatus, SyncJob
+from records.models import BibSet, ExportTag, SyncJob
 
 
 class Command(BaseCommand):

@@ -1,0 +1,102 @@
+"""Is the process running a job still alive? Asked by whoever finds a job "running": the
+schedule, Run now, the `publish` command and the job page.
+
+On PostgreSQL the process running a job holds a session-level advisory lock named after the job,
+on a connection of its own, for as long as it runs it (from before it claims the job until
+after it has recorded how the job ended). When the process dies (kill -9, out of memory, a
+restarted container) its connections close and PostgreSQL releases the lock at once, so a
+running job whose lock nobody holds has lost its worker: an answer in milliseconds, not after a
+timeout. The lock's session asks the server for TCP keepalives, so a machine that vanishes
+without closing its connections releases its locks within about half a minute.
+
+SQLite has no such locks. There the running job's heartbeat (jobs.models.Job.heartbeat_at,
+written as the job makes progress) must be younger than HEARTBEAT_TIMEOUT.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+from django.db import connection
+from django.utils import timezone
+
+# SQLite only: a running job whose heartbeat is older than this has lost its worker. Jobs beat
+# at least every HEARTBEAT_EVERY_S while they work.
+HEARTBEAT_EVERY_S = 15
+HEARTBEAT_TIMEOUT = timedelta(minutes=2)
+# Server-side keepalives of the lock's session: a silent peer is dropped after about
+# idle + interval * count seconds.
+_KEEPALIVE = {"tcp_keepalives_idle": 10, "tcp_keepalives_interval": 5, "tcp_keepalives_count": 3}
+
+
+class AlreadyRunning(Exception):
+    """Another live process holds the job's lock: it is running the job."""
+
+
+def uses_locks() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def lock_key(model) -> int:
+    """The first half of a job's advisory lock key: one number per job table (the second half
+    is the job's id), stable across processes and releases."""
+    return zlib.crc32(model._meta.label_lower.encode()) & 0x7FFFFFFF
+
+
+@contextmanager
+def holding(job) -> Iterator[None]:
+    """Hold the job's lock while the block runs; raise AlreadyRunning when a live process holds
+    it. Enter before claiming the job and leave after its end is recorded: a job seen "running"
+    without its lock held has then certainly lost its worker."""
+    if not uses_locks():
+        yield
+        return
+    params = connection.get_connection_params()
+    raw = connection.Database.connect(
+        **{**params, "application_name": f"alma {job._meta.label_lower} {job.pk}"}
+    )
+    try:
+        raw.autocommit = True
+        with raw.cursor() as cursor:
+            # A lock session is idle by design: no server-wide idle timeout may end it.
+            cursor.execute("SET idle_session_timeout = 0")
+            for name, value in _KEEPALIVE.items():
+                cursor.execute(f"SET {name} = {int(value)}")
+            cursor.execute(
+                "SELECT pg_try_advisory_lock(%s, %s)", [lock_key(type(job)), int(job.pk)]
+            )
+            if not cursor.fetchone()[0]:
+                raise AlreadyRunning(f"{job} is being run by another process.")
+        yield
+    finally:
+        raw.close()  # closing the session releases its locks
+
+
+def live_ids(model, ids: Iterable[int]) -> set[int]:
+    """Of these running jobs of `model`, those whose worker is alive."""
+    ids = [int(pk) for pk in ids]
+    if not ids:
+        return set()
+    if not uses_locks():
+        cutoff = timezone.now() - HEARTBEAT_TIMEOUT
+        return set(
+            model._default_manager.filter(pk__in=ids, heartbeat_at__gte=cutoff).values_list(
+                "pk", flat=True
+            )
+        )
+    # pg_locks shows a two-key advisory lock as classid = key1, objid = key2, objsubid = 2.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND classid = %s::bigint::oid AND objsubid = 2 AND objid::bigint = ANY(%s)",
+            [lock_key(model), ids],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def is_alive(job) -> bool:
+    return job.pk in live_ids(type(job), [job.pk])
