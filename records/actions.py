@@ -17,9 +17,10 @@ from django.utils import timezone
 from audit.log import record as audit
 from audit.log import record_many as audit_many
 
+from . import ingest
 from .changes import mark_changed
 from .ingest import stored_problem
-from .marc import MAX_RECORD_LENGTH, BibSummary, MarcStructureError, parse, summarize
+from .marc import BibSummary, MarcStructureError
 from .models import (
     Bib,
     BibSet,
@@ -31,51 +32,27 @@ from .models import (
     mms_id_for,
 )
 
-_OCLC_CONTROL_PREFIXES = ("ocm", "ocn", "on")
-
 
 def catalogue_record(record: pymarc.Record, mms_id: int) -> tuple[bytes, BibSummary]:
     """Turn an incoming record into the catalogue's stored form, as Alma does on import.
 
-    - The source 001 (with its 003) is kept in a 035: "(003)001". An 001 that is an OCLC control
-      number ("ocm...", "ocn...", "on...", or 003 = OCoLC) becomes "(OCoLC)<001>", which is how
-      records from OCLC carry their number into Alma.
-    - 001 becomes the MMS ID; 003 is removed (it described the old 001).
-    - LDR/09 = "a": the record is stored and published in UTF-8.
-    Raises MarcStructureError when the result would exceed ISO 2709's 99,999-byte limit or
-    does not pass the validation gate (records.gate), as every incoming record must.
+    The pymarc door to the import's one normalisation, `records.ingest.Prepared.catalogue`
+    (the source 001/003 kept in a 035, 001 = the MMS ID, 003 removed, LDR/09 = "a"): the record
+    is written in UTF-8 by pymarc, then normalised exactly as an imported file's records are.
+    Raises MarcStructureError when the result would exceed ISO 2709's limits or does not pass
+    the validation gate (records.gate), as every incoming record must.
     """
-    source_001 = record.get("001")
-    source_003 = record.get("003")
-    source_id = (source_001.data or "").strip() if source_001 is not None else ""
-    org = (source_003.data or "").strip() if source_003 is not None else ""
-    if source_id and str(mms_id) != source_id:
-        if org.lower() == "ocolc" or source_id.lower().startswith(_OCLC_CONTROL_PREFIXES):
-            org = "OCoLC"
-        value = f"({org}){source_id}" if org else source_id
-        existing = {v for f in record.get_fields("035") for v in f.get_subfields("a")}
-        if value not in existing:
-            field_035 = pymarc.Field(
-                tag="035",
-                indicators=pymarc.Indicators(" ", " "),
-                subfields=[pymarc.Subfield("a", value)],
-            )
-            record.add_ordered_field(field_035)
-    record.remove_fields("001", "003")
-    record.add_ordered_field(pymarc.Field(tag="001", data=str(mms_id)))
     leader = str(record.leader)
     record.leader = pymarc.Leader(leader[:9] + "a" + leader[10:])
     record.force_utf8 = True
-    data = record.as_marc()
-    if len(data) > MAX_RECORD_LENGTH:
-        raise MarcStructureError(
-            f"record is {len(data):,} bytes; ISO 2709 allows at most {MAX_RECORD_LENGTH:,}"
-        )
-    problem = stored_problem(data)
+    try:
+        catalogued = ingest.split_fields(record.as_marc()).catalogue(mms_id)
+    except ingest.RecordError as exc:
+        raise MarcStructureError(str(exc)) from exc
+    problem = stored_problem(catalogued.data)
     if problem:
         raise MarcStructureError(problem)
-    # Read back what will be stored: summaries come from exactly those bytes.
-    return data, summarize(parse(data))
+    return catalogued.data, catalogued.summary
 
 
 def _write_oclc_numbers(bib: Bib, numbers: Sequence[str]) -> None:

@@ -4,7 +4,8 @@ The importer calls this for every record, so it avoids a full pymarc parse and r
 the directory is walked once, UTF-8 field data is validated and kept byte for byte, MARC-8 field
 data is converted subfield by subfield (records.marc8), every record passes the validation gate
 (records.gate: the careful path; the fast one accepts only what the gate accepts unchanged),
-and the record is rebuilt with Alma's import rules (as `records.actions.catalogue_record`):
+and the record is rebuilt with Alma's import rules (records edited or built with pymarc come
+through here too, by `records.actions.catalogue_record`):
 
 - the source 001 (with its 003) is kept in a 035 "(003)001", "(OCoLC)..." for OCLC control numbers;
 - 001 becomes the MMS ID and 003 is removed;
@@ -29,6 +30,7 @@ from .marc import (
     BibSummary,
     clean_heading,
     fields_hash,
+    iter_directory,
     normalize_oclc_number,
 )
 
@@ -38,6 +40,7 @@ __all__ = [
     "judge_stored",
     "prepare",
     "record_from_xml",
+    "split_fields",
     "stored_problem",
 ]
 
@@ -391,6 +394,26 @@ def _prepare_careful(data: bytes, *, unicode: bool = False) -> Prepared:
             )
     prepared.holdings = holdings_from_852(fields)
     return prepared
+
+
+def split_fields(data: bytes) -> Prepared:
+    """A UTF-8 record pymarc has just written (records.actions.catalogue_record) as the fields
+    `Prepared.catalogue` takes: the first 001 and 003 taken out, every 001/003 dropped. Its
+    structure is pymarc's own, so it is not checked again here."""
+    fields: list[tuple[bytes, bytes]] = []
+    control: dict[bytes, str] = {}
+    for tag, start, length in iter_directory(data):
+        value = data[start : start + length]
+        if tag in (b"001", b"003"):
+            control.setdefault(tag, value.rstrip(FT).decode().strip())
+        else:
+            fields.append((tag, value))
+    return Prepared(
+        leader=data[:24],
+        fields=fields,
+        source_id=control.get(b"001", ""),
+        source_org=control.get(b"003", ""),
+    )
 
 
 def record_from_xml(leader: str, fields: list[tuple[bytes, bytes]]) -> bytes:

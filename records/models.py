@@ -7,7 +7,7 @@ from django.db import connection, models
 from django.urls import reverse
 
 from config.validators import no_control_characters
-from jobs.models import Job
+from jobs.models import Job, JobStatus
 
 from .changes import ChangeCounter  # noqa: F401 - model registered with this app
 from .marc import BibSummary, content_hash, parse, summarize

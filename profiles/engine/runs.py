@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from django.db import transaction
 from django.utils import timezone
 
 from audit.log import record as audit
@@ -41,7 +42,8 @@ from ..models import PublishingJob, PublishingProfile
 from . import jobs
 from .commit import ADVANCES_WATERMARK
 from .jobs import JobAlreadyActive, JobRefused  # noqa: F401 - raised to the callers of runs
-from .selection import candidates, decide, iter_rows, streamed
+from .pipeline import CHUNK
+from .selection import candidates, decide, iter_rows
 
 logger = logging.getLogger("profiles.engine")
 RUN_TASK = "profiles.tasks.run_job"
@@ -401,13 +403,16 @@ def dry_run(
     profile: PublishingProfile, *, mode: str | None = None, bib_set=None, examples: int = 3
 ) -> DryRun:
     """Count what a job would do: the profile's mode (or `mode`), or a Republish set of
-    `bib_set`. Reads no MARC; streams the job's own candidate query, so memory stays flat."""
+    `bib_set`. Reads no MARC; memory stays flat, however big the catalogue."""
     kind = Kind.REPUBLISH_SET if bib_set is not None else Kind(mode or profile.publishing_mode)
     profile.refresh_from_db(fields=["watermark", "publishing_mode"])
     probe = PublishingJob(profile=profile, kind=kind, bib_set=bib_set)
     result = DryRun(profile=profile, kind=kind, bib_set=bib_set)
     picked: dict[tuple[str, str], list[Example]] = defaultdict(list)
-    with streamed(candidates(probe, read_bytes=False)) as values:
+    # The job's own query, on this connection, so a dry run sees what its caller sees; inside
+    # a transaction Django streams it through a server-side cursor (flat memory).
+    with transaction.atomic():
+        values = candidates(probe, read_bytes=False).iterator(chunk_size=CHUNK)
         for row in iter_rows(values):
             decision = decide(kind, row)
             key = (str(decision.outcome), str(decision.reason))

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from profiles import scheduling
-from profiles.engine import find_orphans, retry, run_now
+from profiles.engine import JobAlreadyActive, find_orphans, retry, run_now
 from profiles.models import PublishingJob
 from profiles.tasks import run_scheduled_profile
 from tests.profiles.test_cluster import database_url_of_test_db
@@ -74,7 +74,10 @@ def recover_and_retry(job, profile) -> PublishingJob:
     """What the job page (or any request for the profile) does: the dead worker's job is found
     at once, its lock being free, and marked failed "worker stopped"; then staff retry it on
     the cluster."""
-    assert [j.pk for j in find_orphans(profile=profile)] == [job.pk]
+    # The database ends the dead process's sessions (and so releases its lock) as soon as it
+    # reads the closed socket: milliseconds, polled for here.
+    found = wait_for(lambda: find_orphans(profile=profile), timeout=10, what="the orphan")
+    assert [j.pk for j in found] == [job.pk]
     job.refresh_from_db()
     assert (job.status, job.failure_category) == ("failed", "worker")
     assert "stopped while" in job.failure_message
@@ -82,6 +85,19 @@ def recover_and_retry(job, profile) -> PublishingJob:
     wait_for(lambda: status_of(job) in PublishingJob.FINISHED_STATUSES, what="the retry")
     job.refresh_from_db()
     return job
+
+
+def run_now_until_started(profile, **options):
+    """Run now, pressed again while the profile is refused (as staff would): the first
+    request that is not refused, within 10 seconds."""
+
+    def attempt():
+        try:
+            return run_now(profile, **options)
+        except JobAlreadyActive:
+            return None
+
+    return wait_for(attempt, timeout=10, what="a Run now that is not refused", every=0.2)
 
 
 def started_after_kill(job, killed) -> float:
@@ -219,7 +235,7 @@ def test_a_qcluster_worker_killed_mid_upload_the_next_run_now_retries_it_within_
     killed = timezone.now()
     # Staff press Run now on the profile page: the cluster (which replaced its killed worker)
     # retries the orphan first, then runs the Incremental asked for.
-    run = run_now(profile, confirmed_mode="incremental")
+    run = run_now_until_started(profile, confirmed_mode="incremental")
     assert [o.pk for o in run.orphans] == [dead.pk] and run.retry.pk == dead.pk
     wait_for(lambda: status_of(dead) in PublishingJob.FINISHED_STATUSES, what="the retry")
     assert started_after_kill(dead, killed) < 10
@@ -267,7 +283,7 @@ def test_manage_py_publish_killed_mid_upload_the_next_run_now_retries_it_within_
     killed = timezone.now()
     proxy.resume()
     names = sorted(dead.files.values_list("name", flat=True))
-    run = run_now(profile, in_process=True, sleep=lambda s: None)
+    run = run_now_until_started(profile, in_process=True, sleep=lambda s: None)
     assert run.retry.pk == dead.pk and run.retry.status == "succeeded"
     assert started_after_kill(dead, killed) < 10
     assert sorted(dead.files.values_list("name", flat=True)) == names

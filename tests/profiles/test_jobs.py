@@ -283,3 +283,36 @@ def test_the_profile_s_addresses_get_an_e_mail_on_success_and_on_error(profile, 
     assert len(mailoutbox) == 2
     assert "Failed" in mailoutbox[1].subject and failed.failure_message in mailoutbox[1].body
     assert sshd.password not in mailoutbox[1].body
+
+
+def test_a_dry_run_counts_exactly_what_the_job_then_does(profile, sshd):
+    from collections import Counter
+
+    from profiles.engine import dry_run
+    from records.models import BibSet, BibSetMember
+
+    bibs = [make_bib() for _ in range(6)]
+    run(profile)
+    edit_bib(bibs[0], "changed")
+    actions.set_suppressed(bibs[1], True)
+    actions.set_export_tag([bibs[2]], "dont_publish")
+    actions.delete_bib(bibs[3])
+    make_bib("New since")
+    edit_bib(bibs[4], "changed, then")
+    actions.set_suppressed(bibs[4], True)  # ... withdrawn
+    titles = BibSet.objects.create(name="A few titles")
+    BibSetMember.objects.bulk_create(BibSetMember(bib_set=titles, bib=b) for b in bibs[:3])
+
+    for kind, bib_set in (("incremental", None), (None, titles)):
+        preview = dry_run(profile, mode=kind, bib_set=bib_set)
+        assert read_remote(sshd) and not PublishingJob.objects.filter(status="queued").exists()
+        job = run(profile, kind, bib_set=bib_set)
+        assert job.status == "succeeded", job.failure_message
+        assert preview.counts == Counter({k: v for k, v in job.counts().items() if v})
+        reasons = Counter(job.records.values_list("outcome", "reason"))
+        assert preview.reasons == reasons
+        for (outcome, reason), examples in preview.examples.items():
+            assert 0 < len(examples) <= 3
+            assert {e.mms_id for e in examples} <= set(
+                job.records.filter(outcome=outcome, reason=reason).values_list("mms_id", flat=True)
+            )

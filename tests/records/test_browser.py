@@ -63,7 +63,7 @@ def test_librarian_tags_records_sets_them_aside_and_synchronizes_the_set(
     page.click("input[type=submit][value=Submit]")
 
     page.get_by_text("3 records: 1 set to Publish bib, 2 already had it").wait_for()
-    assert page.locator("#job-status").inner_text() == "Completed"
+    assert page.locator("#job-status").inner_text() == "Completed successfully"
     job = SyncJob.objects.get()
     assert (job.changed, job.unchanged, job.requested_by) == (1, 2, superuser)
     assert set(Bib.objects.filter(export_tag="publish_bib").values_list("title", flat=True)) == {
