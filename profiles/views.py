@@ -157,6 +157,7 @@ def runs_chart(jobs: list[PublishingJob], *, width: int = 760, height: int = 180
 
 @needs(VIEW_JOB)
 def job_list(request):
+    find_orphans()  # a job whose worker died is listed as failed, not as running
     form = JobFilterForm(request.GET or None)
     base = PublishingJob.objects.select_related("profile", "bib_set", "requested_by")
     jobs = form.filter(base) if form.is_bound else base
