@@ -16,7 +16,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from profiles.engine.jobs import request_job, run_job_now
+from profiles.engine import run_now, run_queued
 from tests.conftest import PASSWORD, login
 from tests.profiles.conftest import make_bib
 
@@ -111,12 +111,12 @@ def test_behind_the_tls_proxy_the_admin_is_styled_and_a_job_page_follows_its_job
 
         # A job page polls its progress over HTTPS and reloads itself when the job ends.
         make_bib("Deployed and published")
-        job = request_job(profile, "full", enqueue=False)
+        job = run_now(profile, mode="full").job  # queued; no cluster runs here
         page.goto(job.get_absolute_url())
         expect(page.locator("#job-status")).to_have_text("Queued")
         scripts = page.evaluate("Array.from(document.scripts, s => s.src)")
         assert any(re.search(r"/job_progress\.[0-9a-f]{12}\.js$", src) for src in scripts), scripts
-        run_job_now(job)  # the worker's part, while the page polls
+        run_queued(job.pk)  # the worker's part, while the page polls
         expect(page.locator("#job-status")).to_have_text("Completed successfully")
         expect(page.locator("#job-counts [data-count=new]")).to_have_text("1")
         assert not failed, failed
