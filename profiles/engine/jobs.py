@@ -274,5 +274,6 @@ def fail_orphans(jobs) -> list[PublishingJob]:
                 message=f"{locked} marked failed: its worker stopped",
                 data={"category": FailureCategory.WORKER, "stage": locked.stage},
             )
+        notify(locked)  # as for any failure: the dead worker could not say it
         found.append(locked)
     return found

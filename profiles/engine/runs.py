@@ -151,6 +151,8 @@ def run_now(
     writes its files but uploads nothing and changes no ledger. Raises JobRefused.
     """
     current = PublishingProfile.objects.values_list("publishing_mode", flat=True).get(pk=profile.pk)
+    if confirmed_mode is not None and confirmed_mode not in PublishingProfile.Mode.values:
+        raise JobRefused(f"“{confirmed_mode}” is not a publishing mode: nothing was started.")
     if confirmed_mode is not None and confirmed_mode != current:
         raise ModeChanged(
             f"The publishing mode of “{profile}” is now {PublishingProfile.Mode(current).label}, "

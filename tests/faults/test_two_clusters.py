@@ -17,13 +17,13 @@ from django_q.models import Schedule
 
 from ftp.models import SftpConnection
 from profiles import scheduling
-from profiles.engine import run_now
 from profiles.models import JobAttempt, PublishingJob
 from tests.profiles.conftest import REMOTE_DIR, edit_bib, run
 
 from .conftest import wait_for
 from .invariants import check, expectations
 from .test_sftp_faults import bulky_bib
+from .test_worker_faults import run_now_until_started
 
 pytestmark = [
     pytest.mark.faults,
@@ -117,10 +117,10 @@ def test_two_clusters_share_the_profiles_jobs_and_one_killed_mid_upload_loses_no
     killed_at = timezone.now()
     proxy.resume()
 
-    # The other cluster carries on: Run now on the profile finds the orphan at once, the
+    # The other cluster carries on: Run now on the profile finds the orphan within seconds, the
     # surviving cluster retries it first (same files), then runs the Incremental asked for.
     assert survivor.alive()
-    request = run_now(victim, confirmed_mode="incremental")
+    request = run_now_until_started(victim, confirmed_mode="incremental")
     assert [o.pk for o in request.orphans] == [dead.pk] and request.retry.pk == dead.pk
     new = wait_for(
         lambda: PublishingJob.objects.filter(

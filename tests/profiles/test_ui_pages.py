@@ -407,7 +407,11 @@ def test_retry_requeues_a_failed_job_and_refuses_a_successful_one(client, superu
     assert "Only a failed job can be retried" in page.content.decode()
 
 
-def test_a_running_job_whose_worker_is_gone_shows_failed_worker_stopped(client, superuser, profile):
+def test_a_running_job_whose_worker_is_gone_shows_failed_worker_stopped(
+    client, superuser, profile, mailoutbox
+):
+    profile.notification_emails = "systems@example.org"
+    profile.save()
     long_ago = timezone.now() - timedelta(hours=2)
     job = PublishingJob.objects.create(
         profile=profile,
@@ -431,6 +435,8 @@ def test_a_running_job_whose_worker_is_gone_shows_failed_worker_stopped(client, 
     job.refresh_from_db()
     assert (job.status, job.failure_category) == ("failed", "worker")
     assert "stopped while uploading" in job.failure_message
+    (mail,) = mailoutbox  # notified like any failure (Notify on error is on by default)
+    assert "Failed" in mail.subject and job.failure_message in mail.body
     assert AuditEntry.objects.filter(action="profiles.job.failed", target_id=str(job.pk)).exists()
     assert "Retry" in html
 
