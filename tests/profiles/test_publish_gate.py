@@ -8,23 +8,16 @@ import re
 
 import pytest
 
-from profiles.engine import run_job_now
-from profiles.engine.jobs import request_job
 from profiles.models import JobRecord, PublishingJob
 from records.importer import Importer
 from records.models import Bib
 from tests.oracles import schema_problems
 from tests.records.test_import import marc_files
 
-from .conftest import make_bib, sent_records
+from .conftest import make_bib, run, sent_records
 
 pytestmark = [pytest.mark.sshd, pytest.mark.django_db(transaction=True)]
 C0_IN_DATA = re.compile(rb"[\x00-\x1c]")
-
-
-def run(profile) -> PublishingJob:
-    profile.refresh_from_db()
-    return run_job_now(request_job(profile, profile.publishing_mode, enqueue=False))
 
 
 def test_a_stored_invalid_record_is_reported_not_sent_and_the_rest_of_the_job_succeeds(
