@@ -78,6 +78,10 @@ class SftpConnectionForm(forms.ModelForm):
             "auth_method": forms.RadioSelect,
             "max_file_size": forms.Select(choices=MAX_FILE_SIZE_CHOICES),
         }
+        help_texts = {
+            "min_files": "OCLC: 1. Publishing never sends an empty file to make up this number: "
+            "a run with nothing to send uploads nothing.",
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -10,6 +10,11 @@ OCLC answers every processed file with reports in /xfer/metacoll/reports. Two ma
   (action "staged"); it never replaces a real number. Once the record is sent again with it,
   OCLC sets the holding on the Staging record, and a later merge arrives in an xrefrpt.
 
+OCLC names each report after the collection it processed the file under and the file's own
+name. A file whose collection ID OCLC did not know is processed under the institution's default
+collection, and says so only there: `files_in_another_collection` reads that back from the
+reports a fetch applied, so the profile and job pages can say it plainly.
+
 `fetch_reports(profile)` lists the reports folder over the profile's S/FTP connection, downloads
 every report it has not applied before (a ProcessedReport row per profile, name, size and
 sha256, so an old report is never applied twice), and `apply_xref` writes each number back through
@@ -41,7 +46,13 @@ from records import actions
 from records.marc import normalize_oclc_number
 from records.models import Bib, pk_from_mms_id
 
-from .models import DEFAULT_REPORTS_DIRECTORY, ProcessedReport, PublishedRecord, PublishingProfile
+from .models import (
+    DEFAULT_REPORTS_DIRECTORY,
+    JobFile,
+    ProcessedReport,
+    PublishedRecord,
+    PublishingProfile,
+)
 
 REPORTS_DIRECTORY = DEFAULT_REPORTS_DIRECTORY
 XREF = "xrefrpt"
@@ -51,6 +62,10 @@ WRITTEN_ACTION = "profiles.xref.number_written"
 # Results kept per fetch for display and --json; the counts stay exact beyond it.
 MAX_LISTED = 1000
 _NUMBER = re.compile(r"^\d{1,15}$")
+# OCLC's report names: <SENDER>-<SYMBOL>.<collection ID>.IN.BIB.D<date>.T<time>.<file>.<report>.txt
+_REPORT_NAME = re.compile(
+    r"^[^.]+\.(?P<collection>\d+)\.IN\.[A-Z]+\.D\d{8}\.T\d{9}\.(?P<file>.+)\.[A-Za-z]+\.txt$"
+)
 
 
 class XrefError(Exception):
@@ -114,6 +129,53 @@ class FetchSummary:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def report_subject(name: str) -> tuple[str, str] | None:
+    """(collection ID OCLC processed the file under, the file's name) from a report's name."""
+    match = _REPORT_NAME.match(name)
+    return (match["collection"], match["file"]) if match else None
+
+
+@dataclass(frozen=True)
+class ReportedFile:
+    """A file of a profile and the collection OCLC's reports say it was processed under."""
+
+    name: str
+    job_id: int
+    sent_to: str
+    processed_under: str
+
+    @property
+    def elsewhere(self) -> bool:
+        """OCLC did not know the collection ID and used the institution's default collection."""
+        return self.processed_under != self.sent_to
+
+
+def reported_files(profile: PublishingProfile, *, job_id: int | None = None) -> list[ReportedFile]:
+    """The profile's files (or one job's) that OCLC's applied reports speak of, newest job first.
+
+    The collection a file was meant for is the first part of its own name, so a file sent before
+    the profile's Collection ID was corrected is judged by what it carried, not by today's ID."""
+    subjects: dict[str, str] = {}
+    for name in ProcessedReport.objects.filter(profile=profile).values_list("name", flat=True):
+        subject = report_subject(name)
+        if subject:
+            subjects.setdefault(subject[1], subject[0])
+    files = JobFile.objects.filter(job__profile=profile, name__in=list(subjects))
+    if job_id is not None:
+        files = files.filter(job_id=job_id)
+    return [
+        ReportedFile(name, file_job, name.split(".", 1)[0], subjects[name])
+        for name, file_job in files.order_by("-job_id", "sequence").values_list("name", "job_id")
+    ]
+
+
+def latest_in_another_collection(profile: PublishingProfile) -> list[ReportedFile]:
+    """Files of the newest job OCLC reported on that went to another collection (else none)."""
+    files = reported_files(profile)
+    latest = [f for f in files if f.job_id == files[0].job_id] if files else []
+    return [f for f in latest if f.elsewhere]
 
 
 def processed(profile: PublishingProfile, name: str, size: int, sha256: str) -> bool:

@@ -60,7 +60,8 @@ def publish(
        candidates with the ledger joined, decide each record, patch its bytes, append it to the
        current file (split by Max. file size and records per file), stage its outcome in
        outcomes.tsv beside the files, and beat the heartbeat every chunk.
-    3. Pad to the connection's Min. Number of Files; register the files.
+    3. Register the files. A run with nothing to send has none: no empty file ever goes to
+       OCLC, whatever the connection's Min. Number of Files says (see the README).
     4. Deliver through ftp.transfer (not for a dry run or a Baseline, which send nothing). A
        retry of the same job resends exactly these bytes under these names.
     5. Commit in one transaction: per-record outcomes, ledger, watermark, job status, and the
@@ -199,9 +200,6 @@ def _write(job: PublishingJob, *, clock: Callable, ahead: _SessionAhead | None =
             done += 1
             if done % CHUNK == 0:
                 _beat(job, done, clock)
-    sends = job.kind != PublishingJob.Kind.BASELINE
-    minimum = connection.min_files if (connection is not None and sends) else 0
-    splitter.pad_to(minimum)
     written = splitter.close()
     JobFile.objects.bulk_create(
         [

@@ -85,12 +85,6 @@ class FileSplitter:
         current.bytes += len(data)
         return current.sequence
 
-    def pad_to(self, count: int) -> None:
-        """Empty files up to `count` (the connection's Min. Number of Files)."""
-        while len(self.files) < count:
-            self._open_next()
-        self._close_current()
-
     def close(self) -> list[WrittenFile]:
         self._close_current()
         return self.files

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django import template
 
 from ..models import JobFile, JobRecord, PublishedRecord
+from ..xref import latest_in_another_collection, reported_files
 
 register = template.Library()
 RECENT_OUTCOMES = 5
@@ -34,3 +37,23 @@ def publishing_history(bib) -> dict:
     for outcome in outcomes:
         outcome.file_name = names.get((outcome.job_id, outcome.file_sequence), "")
     return {"ledger": ledger, "outcomes": outcomes}
+
+
+@register.simple_tag
+def files_in_another_collection(profile, job=None) -> list:
+    """Files OCLC processed under a collection other than the one they were sent to: a job's,
+    or for a profile, those of the newest job OCLC's fetched reports speak of."""
+    if profile is None or profile.pk is None:
+        return []
+    if job is not None:
+        return [f for f in reported_files(profile, job_id=job.pk) if f.elsewhere]
+    return latest_in_another_collection(profile)
+
+
+@register.filter
+def utc_stamp(stamp: str) -> datetime | None:
+    """A file name's run part ("20261127T031500", UTC) as a time the page shows in local time."""
+    try:
+        return datetime.strptime(stamp, "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    except (TypeError, ValueError):
+        return None
