@@ -17,8 +17,8 @@
         text("job-stage", data.stage_label);
         text("job-duration", data.duration || "—");
         text("job-progress-text", data.done + (data.total !== null ? " of " + data.total : "") + " records");
-        var bar = document.querySelector("#job-progress > span");
-        if (bar) bar.style.width = (data.percent || 0) + "%";
+        var bar = document.getElementById("job-progress");
+        if (bar) bar.value = data.percent || 0;
         Object.keys(data.counts).forEach(function (key) {
           var cell = document.querySelector('#job-counts [data-count="' + key + '"]');
           if (cell) cell.textContent = data.counts[key];

@@ -9,8 +9,8 @@
       if (response.ok) {
         const data = await response.json();
         if (data.finished) { window.location.reload(); return; }
-        const bar = page.querySelector(".progress .bar");
-        if (bar) bar.style.width = data.percent + "%";
+        const bar = page.querySelector("progress.job-progress");
+        if (bar) bar.value = data.percent;
         for (const key of ["imported", "updated", "failed", "changed", "unchanged"]) {
           const cell = document.getElementById("count-" + key);
           if (cell && key in data) cell.textContent = data[key];
