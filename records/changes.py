@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import connection, models, transaction
+from django.utils import timezone
 
 
 class ChangeCounter(models.Model):
@@ -79,7 +80,9 @@ def current_horizon() -> int:
 def mark_changed(bib_ids: Iterable[int] | models.QuerySet) -> int:
     """Stamp bibs as changed in the current transaction; returns how many rows were stamped.
 
-    Accepts ids or a Bib queryset. Call it in the same transaction as the change itself.
+    Accepts ids or a Bib queryset. Call it in the same transaction as the change itself. The
+    record's "updated" time moves with the marker, so what a person reads on the record page and
+    in the record list follows every change publishing follows (tag, holdings, suppression...).
     """
     from .models import Bib
 
@@ -89,4 +92,4 @@ def mark_changed(bib_ids: Iterable[int] | models.QuerySet) -> int:
             qs = bib_ids
         else:
             qs = Bib.objects.filter(pk__in=list(bib_ids))
-        return qs.update(change_marker=marker)
+        return qs.update(change_marker=marker, updated_at=timezone.now())
