@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class AuditEntry(models.Model):
@@ -40,4 +41,6 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         who = self.actor.get_username() if self.actor_id else "system"
-        return f"{self.created_at:%Y-%m-%d %H:%M} {who}: {self.message}"
+        # In the institution's time, like every page (the admin shows this as a title).
+        when = timezone.localtime(self.created_at) if self.created_at else None
+        return f"{when:%Y-%m-%d %H:%M %Z} {who}: {self.message}" if when else self.message

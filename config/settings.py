@@ -95,7 +95,7 @@ for _proxy in TRUSTED_PROXIES:
         ) from exc
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.AlmaAdminConfig",  # django.contrib.admin with our AdminSite
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

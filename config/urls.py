@@ -6,9 +6,6 @@ from django.views.generic import RedirectView
 
 from accounts.ratelimit import RateLimitedAuthenticationForm
 
-admin.site.site_header = "Alma publishing"
-admin.site.site_title = "Alma publishing"
-admin.site.index_title = "Alma publishing"
 admin.site.login_form = RateLimitedAuthenticationForm
 
 urlpatterns = [

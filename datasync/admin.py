@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
+from audit.describe import form_changes
 from audit.log import record as audit
 
 from .forms import AcceptCollectionsForm, ContactFormSet, FilexAccountForm
@@ -94,7 +95,7 @@ class InstitutionAdmin(admin.ModelAdmin):
             actor=request.user,
             target=obj,
             message=f"Institution {obj.symbol} {'changed' if change else 'created'}.",
-            data={"fields": form.changed_data},
+            data=form_changes(form) if change else {"fields": form.changed_data},
         )
 
     def save_formset(self, request, form, formset, change):
@@ -238,7 +239,7 @@ class CollectionAdmin(admin.ModelAdmin):
             actor=request.user,
             target=obj,
             message=f"Collection {obj.collection_id} {'saved' if change else 'created'}.",
-            data={"fields": form.changed_data},
+            data=form_changes(form) if change else {"fields": form.changed_data},
         )
 
     def save_related(self, request, form, formsets, change):
@@ -343,6 +344,7 @@ class ReportInline(ReadOnlyMixin, admin.TabularInline):
 
 @admin.register(IncomingFile)
 class IncomingFileAdmin(ReadOnlyMixin, BigTableAdmin):
+    view_on_site = False  # the file's page is this page
     list_display = [
         "file_name",
         "institution",
@@ -412,7 +414,7 @@ class WorldCatRecordAdmin(BigTableAdmin):
             target=obj,
             message=f"WorldCat record {obj.oclc_number} "
             + (f"merged into {obj.merged_into.oclc_number}." if obj.merged_into else "saved."),
-            data={"fields": form.changed_data},
+            data=form_changes(form) if change else {"fields": form.changed_data},
         )
 
     def has_delete_permission(self, request, obj=None):

@@ -20,7 +20,16 @@ class PinRefused(Exception):
     """The key cannot be pinned (the server now shows another key, or cannot be reached)."""
 
 
-def record_saved(connection: SftpConnection, *, created: bool, changed: list[str], actor) -> None:
+def record_saved(
+    connection: SftpConnection,
+    *,
+    created: bool,
+    changed: list[str],
+    actor,
+    changes: dict | None = None,
+) -> None:
+    """`changes`: audit.describe.form_changes of the form (old and new values, secrets named
+    only)."""
     verb = "created" if created else "updated"
     record(
         f"ftp.connection.{verb}",
@@ -28,7 +37,7 @@ def record_saved(connection: SftpConnection, *, created: bool, changed: list[str
         target=connection,
         message=f"S/FTP connection “{connection}” {verb}"
         + (f": {', '.join(changed)}" if changed and not created else ""),
-        data={"fields": changed},
+        data={"fields": changed, **(changes or {})},
     )
 
 

@@ -14,6 +14,8 @@ from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
+from audit.describe import form_changes
+
 from . import actions
 from .forms import SftpConnectionForm
 from .models import SECRET_FIELDS, SftpConnection
@@ -149,7 +151,13 @@ class SftpConnectionAdmin(admin.ModelAdmin):
         # server, or a pin the person asked to forget); say so.
         changed = form.changed_field_names()
         super().save_model(request, obj, form, change)
-        actions.record_saved(obj, created=not change, changed=changed, actor=request.user)
+        actions.record_saved(
+            obj,
+            created=not change,
+            changed=changed,
+            actor=request.user,
+            changes=form_changes(form, changed, secret=SECRET_FIELDS) if change else None,
+        )
         forgotten = [name for name in form.forgotten if name in SECRET_FIELDS]
         if forgotten:
             messages.warning(

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from audit.describe import form_changes
 from audit.log import record as audit
 
 from . import scheduling
@@ -33,6 +34,7 @@ HOLDINGS_ONLY_NOTE = (
 class PublishingProfileAdmin(admin.ModelAdmin):
     form = PublishingProfileForm
     change_form_template = "profiles/profile_change_form.html"
+    view_on_site = False  # the profile page is this page
     list_display = [
         "name",
         "publishing_mode",
@@ -122,9 +124,7 @@ class PublishingProfileAdmin(admin.ModelAdmin):
             if change
             else f"Profile {obj} created",
             data={
-                "changed": changed,
-                "old": {f: str(form.initial.get(f, "")) for f in changed} if change else {},
-                "new": {f: str(form.cleaned_data.get(f, "")) for f in changed},
+                **(form_changes(form, changed) if change else {}),
                 "schedule": obj.schedule_description,
             },
         )

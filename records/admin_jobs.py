@@ -91,6 +91,7 @@ class _JobAdmin(admin.ModelAdmin):
     paginator = CheapPaginator
     list_select_related = ["requested_by"]
     detail_template = "records/job_detail.html"
+    view_on_site = False  # the job page is this page
 
     def has_change_permission(self, request, obj=None):
         return False

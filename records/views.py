@@ -14,6 +14,7 @@ from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 from django.views.decorators.http import require_http_methods
 
+from audit.describe import action_label
 from audit.models import AuditEntry
 
 from . import actions
@@ -206,18 +207,21 @@ def _optional_template(name: str) -> str | None:
 
 
 AUDIT_ACTIONS = [
-    ("records.tag.changed", "Export to WorldCat changed"),
-    ("records.holding.added", "Holdings added"),
-    ("records.holding.deleted", "Holdings deleted"),
-    ("records.marc.changed", "MARC changed"),
-    ("records.bib.created", "Record created"),
-    ("records.bib.suppressed", "Suppressed"),
-    ("records.bib.unsuppressed", "Unsuppressed"),
-    ("records.bib.deleted", "Deleted"),
-    ("records.bib.restored", "Restored"),
-    ("records.set.members_added", "Added to a set"),
-    ("records.sync.finished", "Synchronize job finished"),
-    ("records.import.finished", "Import finished"),
+    (code, action_label(code))
+    for code in (
+        "records.tag.changed",
+        "records.holding.added",
+        "records.holding.deleted",
+        "records.marc.changed",
+        "records.bib.created",
+        "records.bib.suppressed",
+        "records.bib.unsuppressed",
+        "records.bib.deleted",
+        "records.bib.restored",
+        "records.set.members_added",
+        "records.sync.finished",
+        "records.import.finished",
+    )
 ]
 
 

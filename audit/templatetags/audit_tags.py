@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import template
 
+from audit import describe
 from audit.models import AuditEntry
 
 register = template.Library()
@@ -16,3 +17,15 @@ def recent_audit_entries(context, limit: int = 10):
     if user is None or not user.has_perm("audit.view_auditentry"):
         return []
     return list(AuditEntry.objects.select_related("actor")[:limit])
+
+
+@register.filter
+def action_label(code: str) -> str:
+    """`profiles.profile.changed` -> "Publishing profile changed"."""
+    return describe.action_label(code)
+
+
+@register.filter
+def change_lines(entry: AuditEntry) -> list[str]:
+    """ "field: old → new" lines of an entry."""
+    return describe.change_lines(entry.action, entry.data)

@@ -6,6 +6,7 @@ import logging
 import smtplib
 
 from django.core.mail import send_mail
+from django.utils import timezone
 
 from ..models import PublishingJob
 
@@ -31,7 +32,9 @@ def notify(job: PublishingJob) -> bool:
         f"Profile: {profile}",
         f"Mode: {job.get_kind_display()}" + (" (dry run, nothing uploaded)" if job.dry_run else ""),
         f"Status: {job.get_status_display()}",
-        f"Started: {job.started_at:%Y-%m-%d %H:%M:%S %Z}" if job.started_at else "",
+        f"Started: {timezone.localtime(job.started_at):%Y-%m-%d %H:%M:%S %Z}"
+        if job.started_at
+        else "",
         "",
         *(
             f"{job._meta.get_field('count_' + k).verbose_name}: {v}"

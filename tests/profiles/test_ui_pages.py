@@ -224,7 +224,10 @@ def test_saving_a_weekly_schedule_creates_one_schedule_audits_and_shows_the_next
     entry = AuditEntry.objects.filter(action="profiles.profile.changed").order_by("id").first()
     assert entry.actor == superuser
     assert set(entry.data["changed"]) == {"scheduling", "schedule_weekday", "schedule_hour"}
-    assert entry.data["old"]["scheduling"] == "none" and entry.data["new"]["scheduling"] == "weekly"
+    assert (entry.data["old"]["scheduling"], entry.data["new"]["scheduling"]) == (
+        "Not scheduled",
+        "Weekly",
+    )
     html = client.get(url).content.decode()
     assert "Wednesday" in html and "19:00" in html
 

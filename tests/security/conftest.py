@@ -42,8 +42,11 @@ def role_users(db, django_user_model):
 
 
 @pytest.fixture
-def world(db, publish_dir, upload, collection):  # noqa: F811
-    """One object of every model the admin shows, a dry-run job with a file, an OCLC report."""
+def world(transactional_db, publish_dir, upload, collection):  # noqa: F811
+    """One object of every model the admin shows, a dry-run job with a file, an OCLC report.
+
+    Transactional: on PostgreSQL the engine selects on a connection of its own, which sees
+    committed rows only (a job never sends an empty file, so the job's file needs its record)."""
     bib = make_bib()
     bib_set = BibSet.objects.create(name="A set")
     actions.add_to_set(bib_set, [bib])

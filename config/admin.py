@@ -1,0 +1,52 @@
+"""The admin site: the librarian's sections first, Django's plumbing after, and a "View on site"
+redirect that tells nobody more than their permissions already do."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.contenttypes.models import ContentType
+from django.contrib.contenttypes.views import shortcut
+from django.http import Http404
+from django.urls import URLPattern, path
+
+# The order of the index and of the navigation sidebar: the librarian's work first (Alma's
+# catalogue, publishing, S/FTP, the OCLC side, the audit trail); users, groups and background
+# tasks after them.
+SECTION_ORDER = ("records", "profiles", "ftp", "datasync", "audit")
+
+
+class AlmaAdminSite(admin.AdminSite):
+    site_header = "Alma publishing"
+    site_title = "Alma publishing"
+    index_title = "Alma publishing"
+    # The header's "View site" link led back to this same index: there is no other site.
+    site_url = None
+
+    def get_app_list(self, request, app_label=None):
+        apps = super().get_app_list(request, app_label)
+        ranks = {label: rank for rank, label in enumerate(SECTION_ORDER)}
+        return sorted(apps, key=lambda app: ranks.get(app["app_label"], len(SECTION_ORDER)))
+
+    def get_urls(self):
+        guarded = path(
+            "r/<path:content_type_id>/<path:object_id>/",
+            self.admin_view(self.view_on_site),
+            name="view_on_site",
+        )
+        return [
+            guarded if isinstance(p, URLPattern) and p.name == "view_on_site" else p
+            for p in super().get_urls()
+        ]
+
+    def view_on_site(self, request, content_type_id, object_id):
+        """Django's "View on site" redirect, for objects the user may view: the redirect names
+        the object (a record's MMS ID), so without the permission it does not exist."""
+        try:
+            content_type = ContentType.objects.get(pk=content_type_id)
+        except (ContentType.DoesNotExist, ValueError):
+            raise Http404 from None
+        codename = f"{content_type.app_label}.view_{content_type.model}"
+        change = f"{content_type.app_label}.change_{content_type.model}"
+        if not (request.user.has_perm(codename) or request.user.has_perm(change)):
+            raise Http404
+        return shortcut(request, content_type_id, object_id)
