@@ -195,10 +195,10 @@ class BibAdmin(admin.ModelAdmin):
         "author",
         "oclc_numbers",
         "export_tag_label",
-        "holdings_count",
-        "suppressed",
+        "holdings",
+        "is_suppressed",
         "is_deleted",
-        "updated_at",
+        "updated",
     ]
     list_display_links = None
     list_filter = [ExportTagFilter, HasHoldingsFilter, SuppressedFilter, DeletedFilter, InSetFilter]
@@ -270,6 +270,19 @@ class BibAdmin(admin.ModelAdmin):
         return format_html(
             '<span class="tag-{}">{}</span>', obj.export_tag, obj.get_export_tag_display()
         )
+
+    # Short headers: the list keeps every column in view in a 1280 px window.
+    @admin.display(description="holdings", ordering="holdings_count")
+    def holdings(self, obj: Bib) -> int:
+        return obj.holdings_count
+
+    @admin.display(description="suppressed", boolean=True, ordering="suppressed")
+    def is_suppressed(self, obj: Bib) -> bool:
+        return obj.suppressed
+
+    @admin.display(description="updated", ordering="updated_at")
+    def updated(self, obj: Bib):
+        return obj.updated_at
 
     @admin.display(description="deleted", boolean=True, ordering="deleted_at")
     def is_deleted(self, obj: Bib):

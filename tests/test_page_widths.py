@@ -1,0 +1,165 @@
+"""Every page fits a 1280x800 window, in Debian's Chromium: the document is never wider than
+the window (a wide table scrolls inside its own box or wraps), with the navigation sidebar closed
+(its default) and open.
+
+The pages are found, not listed: every URL pattern of the URL conf (each admin changelist, add
+and change form, history and delete confirmation, every custom page of every app) is opened with
+an object of the world below, so a page added later is measured without editing this file.
+The same walk checks that no "View site" / "View on site" link leads back to the page it is on.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+from django.utils import timezone
+
+from profiles.models import JobFile, PublishingJob
+from records import actions
+from records.models import BibSet
+from tests.conftest import PASSWORD, login
+from tests.datasync.conftest import (  # noqa: F401 - fixtures of the world
+    account,
+    collection,
+    filex_root,
+    inbox,
+    institution,
+    upload,
+)
+from tests.profiles.conftest import make_bib
+from tests.security.conftest import world  # noqa: F401 - fixture
+from tests.security.test_access import classify, concrete, patterns
+
+WIDTH, HEIGHT = 1280, 800
+# Not pages: downloads, JSON, redirects to elsewhere, and POST-only actions (their GET is 405).
+NOT_PAGES = {
+    "admin:logout",
+    "admin:jsi18n",
+    "admin:autocomplete",
+    "admin:view_on_site",
+    "profiles:job_progress",
+    "profiles:job_outcomes_csv",
+    "profiles:job_file_download",
+}
+SIDEBAR = "django.admin.navSidebarIsOpen"
+OPEN_SIDEBAR = f"window.localStorage.setItem('{SIDEBAR}', 'true')"
+MEASURE = """() => ({
+    page: document.documentElement.scrollWidth,
+    widest: [...document.querySelectorAll('body *')]
+        .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+        .slice(0, 3).map(e => e.tagName + (e.id ? '#' + e.id : '')
+            + (typeof e.className === 'string' && e.className
+               ? '.' + e.className.split(' ')[0] : '')),
+})"""
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def page_urls(world) -> list[str]:  # noqa: F811
+    """One concrete URL per page class of the URL conf."""
+    urls = []
+    for route, name in patterns():
+        if name in NOT_PAGES or route.startswith("admin/^") or route == "admin/(?P<url>.*)$":
+            continue
+        if name is None:
+            continue  # Django's "admin/<app>/<model>/<id>/" redirect to the change form
+        kind = classify(route, name)
+        model = kind[2] if kind else None
+        url, missing = concrete(route, name, model, world)
+        if not missing:
+            urls.append(url)
+    for label in ("records", "profiles", "ftp", "datasync", "audit", "auth", "django_q"):
+        urls.append(f"/admin/{label}/")  # each app's index
+    return sorted(set(urls))
+
+
+@pytest.fixture
+def wide_world(world):  # noqa: F811
+    """The world with long values where pages are most likely to widen: long titles, authors
+    and set names, several OCLC numbers, many sets and a second job."""
+    bib = make_bib(
+        "A very long title of a multi-volume work, with its subtitle and the statement of "
+        "responsibility: being the complete proceedings of the conference on everything "
+        "that matters to cataloguers, volumes one to twenty-seven",
+        oclc="(OCoLC)ocm00012345",
+    )
+    actions.add_to_set(BibSet.objects.create(name="Initial publish to OCLC " * 3), [bib])
+    for f in JobFile.objects.all():  # as delivered to OCLC's folder (the world's job is dry)
+        f.delivered_at, f.remote_size, f.verified = timezone.now(), f.bytes, True
+        f.remote_path = f"/xfer/metacoll/in/bib/{f.name}"
+        f.save()
+    return world
+
+
+def _visit_all(browser, live_server, urls, *, sidebar_open: bool) -> tuple[list, list, int]:
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": WIDTH, "height": HEIGHT}
+    )
+    context.set_default_timeout(15_000)
+    if sidebar_open:
+        context.add_init_script(OPEN_SIDEBAR)
+    page = context.new_page()
+    login(page, "sysadmin", PASSWORD)
+    too_wide, reloads, measured = [], [], 0
+    for url in urls:
+        probe = page.request.get(url, max_redirects=0)
+        if probe.status >= 400:
+            # POST-only actions (405) and pages nobody may open (a read-only model's delete).
+            assert probe.status in (403, 405), f"{url}: {probe.status}"
+            continue
+        if "text/html" not in probe.headers.get("content-type", ""):
+            continue
+        page.goto(url)
+        measured += 1
+        if page.locator("#nav-sidebar").count():
+            assert page.locator("#main.shifted").count() == int(sidebar_open), url
+        found = page.evaluate(MEASURE)
+        if found["page"] > WIDTH:
+            too_wide.append(f"{url}: {found['page']} px wide ({', '.join(found['widest'])})")
+        here = urlsplit(page.url).path
+        for link in page.locator("a.viewsitelink, #user-tools a").all():
+            if link.inner_text().strip().lower() not in ("view site", "view on site"):
+                continue
+            target = page.request.get(link.get_attribute("href"))
+            if urlsplit(target.url).path == here:
+                reloads.append(f"{url}: “{link.inner_text().strip()}” leads back to this page")
+    context.close()
+    return too_wide, reloads, measured
+
+
+@pytest.mark.parametrize("sidebar_open", [False, True], ids=["sidebar closed", "sidebar open"])
+def test_every_page_fits_a_1280_px_window(
+    browser, live_server, superuser, wide_world, sidebar_open
+):
+    urls = page_urls(wide_world)
+    too_wide, reloads, measured = _visit_all(browser, live_server, urls, sidebar_open=sidebar_open)
+    assert measured >= 90, f"only {measured} pages measured"
+    assert not too_wide, "\n".join(too_wide)
+    assert not reloads, "\n".join(reloads)
+
+
+def test_the_lists_show_every_column_without_scrolling(page, superuser, wide_world, sshd):
+    """The lists people complained about: the record list's Suppressed, Deleted and Updated,
+    the S/FTP list's Test connection, the collections' Created at, all in view at 1280 px."""
+    page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
+    login(page, superuser.username, PASSWORD)
+    for url, last in (
+        ("/admin/records/bib/", "Updated"),
+        ("/admin/ftp/sftpconnection/", "Actions"),
+        ("/admin/datasync/collection/", "Created at"),
+        ("/admin/audit/auditentry/", "Details"),
+    ):
+        page.goto(url)
+        box = page.locator(".results")
+        assert box.evaluate("e => e.scrollWidth <= e.clientWidth"), f"{url}: the list scrolls"
+        header = page.locator("#result_list thead th").last
+        assert header.inner_text().strip().lower() == last.lower(), url
+        right = header.evaluate("e => e.getBoundingClientRect().right")
+        assert right <= WIDTH, f"{url}: “{last}” ends at {right} px"
+    page.goto("/admin/ftp/sftpconnection/")
+    test_link = page.get_by_role("link", name="Test connection").first
+    assert test_link.evaluate("e => e.getBoundingClientRect().right") <= WIDTH
+    job = PublishingJob.objects.order_by("pk").first()
+    page.goto(f"/publishing/jobs/{job.pk}/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
