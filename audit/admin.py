@@ -69,7 +69,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     @admin.display(description="who")
     def who(self, obj: AuditEntry) -> str:
-        return obj.actor.get_username() if obj.actor_id else "system (a background job)"
+        return obj.actor.get_username() if obj.actor_id else "system"
 
     @admin.display(description="what happened", ordering="action")
     def what(self, obj: AuditEntry) -> str:
