@@ -5,7 +5,8 @@ the window (a wide table scrolls inside its own box or wraps), with the navigati
 The pages are found, not listed: every URL pattern of the URL conf (each admin changelist, add
 and change form, history and delete confirmation, every custom page of every app) is opened with
 an object of the world below, so a page added later is measured without editing this file.
-The same walk checks that no "View site" / "View on site" link leads back to the page it is on.
+The same walk checks that no "View site" / "View on site" link leads back to the page it is on,
+and that every page names the time zone its times are in (the institution's).
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def wide_world(world):  # noqa: F811
     return world
 
 
-def _visit_all(browser, live_server, urls, *, sidebar_open: bool) -> tuple[list, list, int]:
+def _visit_all(browser, live_server, urls, *, sidebar_open: bool) -> tuple[list, list, list, int]:
     context = browser.new_context(
         base_url=live_server.url, viewport={"width": WIDTH, "height": HEIGHT}
     )
@@ -101,7 +102,7 @@ def _visit_all(browser, live_server, urls, *, sidebar_open: bool) -> tuple[list,
         context.add_init_script(OPEN_SIDEBAR)
     page = context.new_page()
     login(page, "sysadmin", PASSWORD)
-    too_wide, reloads, measured = [], [], 0
+    too_wide, reloads, no_zone, measured = [], [], [], 0
     for url in urls:
         probe = page.request.get(url, max_redirects=0)
         if probe.status >= 400:
@@ -114,6 +115,8 @@ def _visit_all(browser, live_server, urls, *, sidebar_open: bool) -> tuple[list,
         measured += 1
         if page.locator("#nav-sidebar").count():
             assert page.locator("#main.shifted").count() == int(sidebar_open), url
+        if not page.locator("#time-zone-note").count():
+            no_zone.append(url)
         found = page.evaluate(MEASURE)
         if found["page"] > WIDTH:
             too_wide.append(f"{url}: {found['page']} px wide ({', '.join(found['widest'])})")
@@ -125,7 +128,7 @@ def _visit_all(browser, live_server, urls, *, sidebar_open: bool) -> tuple[list,
             if urlsplit(target.url).path == here:
                 reloads.append(f"{url}: “{link.inner_text().strip()}” leads back to this page")
     context.close()
-    return too_wide, reloads, measured
+    return too_wide, reloads, no_zone, measured
 
 
 @pytest.mark.parametrize("sidebar_open", [False, True], ids=["sidebar closed", "sidebar open"])
@@ -133,10 +136,13 @@ def test_every_page_fits_a_1280_px_window(
     browser, live_server, superuser, wide_world, sidebar_open
 ):
     urls = page_urls(wide_world)
-    too_wide, reloads, measured = _visit_all(browser, live_server, urls, sidebar_open=sidebar_open)
+    too_wide, reloads, no_zone, measured = _visit_all(
+        browser, live_server, urls, sidebar_open=sidebar_open
+    )
     assert measured >= 90, f"only {measured} pages measured"
     assert not too_wide, "\n".join(too_wide)
     assert not reloads, "\n".join(reloads)
+    assert not no_zone, "pages that do not name their time zone:\n" + "\n".join(no_zone)
 
 
 def test_the_lists_show_every_column_without_scrolling(page, superuser, wide_world, sshd):
