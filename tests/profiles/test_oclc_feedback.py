@@ -8,13 +8,14 @@ import re
 
 import pytest
 from django.test import Client
+from playwright.sync_api import expect
 
 from datasync.models import IncomingFile, Report
 from profiles.engine.jobs import request_job, run_job_now
 from profiles.engine.writer import job_directory
 from profiles.models import PublishingJob
 from profiles.xref import fetch_reports, report_subject, reported_files
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, login
 
 from .conftest import make_bib
 from .test_reconcile_loop import demo_exchange, republish  # noqa: F401, F811 - fixture
@@ -110,3 +111,33 @@ def test_files_that_went_to_the_default_collection_are_named_on_the_profile_and_
     job_page = client.get(f"/publishing/jobs/{wrong.pk}/").content.decode()
     assert 'id="collection-elsewhere"' in job_page
     assert fixed.files.count() == 1
+
+
+@pytest.mark.browser
+def test_a_librarian_sees_that_oclc_used_the_default_collection(
+    page,
+    demo_exchange,  # noqa: F811
+    superuser,
+):
+    profile = demo_exchange
+    default_id = profile.collection_id
+    profile.collection_id = "7654321"
+    profile.save()
+    job = republish(profile, [make_bib(oclc="(OCoLC)ocm10698981")])
+    assert job.status == PublishingJob.Status.SUCCEEDED, job.failure_message
+    fetch_reports(profile)
+
+    login(page, superuser.username, PASSWORD)
+    page.goto(f"/admin/profiles/publishingprofile/{profile.pk}/change/")
+    warning = page.locator("#collection-elsewhere")
+    expect(warning).to_be_visible()
+    expect(warning).to_contain_text(
+        f"OCLC processed the latest file of this profile under collection {default_id}, "
+        "not under collection 7654321."
+    )
+    warning.get_by_role("link", name=f"Job {job.pk}").click()
+    expect(page.locator("#collection-elsewhere")).to_contain_text(
+        f"OCLC processed this job's file under collection {default_id}, not under collection "
+        "7654321."
+    )
+    expect(page.locator("#collection-elsewhere")).to_contain_text("default collection")
