@@ -25,6 +25,11 @@ from .conftest import make_bib, run
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+async def _close(acceptor) -> None:
+    acceptor.close()
+    await acceptor.wait_closed()
+
+
 @pytest.fixture
 def demo_exchange(settings, tmp_path, publish_dir):
     """The emulated OCLC exchange on a free port, and the demo set-up of both sides."""
@@ -41,8 +46,9 @@ def demo_exchange(settings, tmp_path, publish_dir):
     call_command("setup_demo_oclc")
     call_command("setup_demo_publishing")
     yield PublishingProfile.objects.get(name=DEFAULT_PROFILE_NAME)
-    acceptor.close()
-    asyncio.run_coroutine_threadsafe(acceptor.wait_closed(), loop).result(timeout=30)
+    # Closed on its own loop's thread: asyncio loops are not thread-safe, and closing from here
+    # raced with the loop (a TypeError in asyncio's server close, now and then).
+    asyncio.run_coroutine_threadsafe(_close(acceptor), loop).result(timeout=30)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(timeout=30)
     loop.close()
