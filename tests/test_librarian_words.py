@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts.roles import setup_roles
 from audit.describe import action_label, change_lines
 from audit.models import AuditEntry
-from profiles.engine.jobs import request_job, run_job_now
+from profiles.engine import run_now
 from records.models import Bib
 from tests.conftest import PASSWORD
 from tests.ftp.test_admin import FORM as CONNECTION_FORM
@@ -87,7 +87,7 @@ def test_a_job_page_says_what_the_change_horizon_means_and_that_file_names_are_u
     settings.TIME_ZONE = "America/New_York"
     make_bib(tag="publish_bib")
     profile = make_profile()
-    job = run_job_now(request_job(profile, "full", dry_run=True, enqueue=False))
+    job = run_now(profile, mode="full", dry_run=True, in_process=True).job
     client.force_login(superuser)
     page = _text(client.get(reverse("profiles:job", args=[job.pk])))
     assert job.files.count() == 1

@@ -11,7 +11,7 @@ from django.test import Client
 from playwright.sync_api import expect
 
 from datasync.models import IncomingFile, Report
-from profiles.engine.jobs import request_job, run_job_now
+from profiles.engine import run_now
 from profiles.engine.writer import job_directory
 from profiles.models import PublishingJob
 from profiles.xref import fetch_reports, report_subject, reported_files
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _incremental(profile) -> PublishingJob:
-    job = run_job_now(request_job(profile, "incremental", enqueue=False), sleep=lambda s: None)
+    job = run_now(profile, mode="incremental", in_process=True, sleep=lambda s: None).job
     assert job.status == PublishingJob.Status.SUCCEEDED, job.failure_message
     return job
 
