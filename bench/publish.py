@@ -4,15 +4,19 @@ Run from the repository root with DATABASE_URL pointing at PostgreSQL. It create
 database (DATABASE_URL's name + "_bench", e.g. alma_bench) and drops it afterwards
 (--keep keeps it), so the application's data is never touched. Needs root for the sshd.
 
-1. Generate N bibs with holdings by COPY (fixed seed).
-2. Full publish to a real OpenSSH sshd on loopback (tests/servers.py), in a child process whose
-   wall time and peak RSS are measured.
-3. VACUUM ANALYZE (what autovacuum does in the day between the two), change PERCENT of the
-   bibs (edits, touches, Don't publish, holdings deleted, deleted), CHECKPOINT (what PostgreSQL
-   does between the day's changes and the nightly job) and run an Incremental the same way;
-   three times, reporting the median.
-4. The floor, for the same rows: stream them out of PostgreSQL with a server-side cursor into
-   files, upload those files, and COPY one row per record into a table.
+1. Generate N bibs with holdings by COPY (bench.catalogue: records shaped like real ones).
+2. The floor (bench.floor) on the rows the Full will send: COPY BINARY into files, a tuned SFTP
+   upload, the ledger rows copied into a durable table with its indexes.
+3. Full publish to a real OpenSSH sshd on loopback (tests/servers.py), in a child process: its
+   own time, its wall time with process start-up, the child's peak RSS and the peak private
+   memory of its PostgreSQL backends (sampled from /proc while it runs).
+4. The floor again, twice; the floor reported is the median of the three.
+5. VACUUM ANALYZE (what autovacuum does in the day between), then days of PERCENT changes
+   (bench.catalogue.change_day: edits, touches, new records, re-tags, unsuppresses, undeletes,
+   Don't publish, holdings deleted, deletions), a CHECKPOINT (what PostgreSQL does between the
+   day's changes and the nightly job) and an Incremental each: on odd days in a warm worker
+   process (as a django-q2 worker runs it), on even days as `manage.py publish` with its process
+   start-up; the median of each is reported.
 
 Prints a table, EXPLAIN plans of the selection queries, and as the last line one JSON object.
 """
@@ -22,13 +26,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 INCREMENTAL_ROUNDS = 3
+FLOOR_ROUNDS_AFTER = 2
+SAMPLE_EVERY_S = 0.05
 
 
 def _setup_django() -> None:
@@ -37,28 +46,127 @@ def _setup_django() -> None:
     django.setup()
 
 
-def run_job_in_child(profile_id: int, mode: str) -> dict:
-    """Run the profile in `mode` in a fresh interpreter, as the `publish` command does (the
-    engine's one way in); returns its wall time and peak RSS."""
-    env = {**os.environ}
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.publish", "--run", f"{profile_id}:{mode}"],
-        env=env,
-        stdout=subprocess.PIPE,
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    out = proc.stdout.read().decode()
-    proc.stdout.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{mode} run of profile {profile_id} failed in its child: {out}")
+class BackendMemory:
+    """Samples the private (anonymous) resident memory of the PostgreSQL backends serving the
+    benchmark database while a job runs, from /proc/PID/status RssAnon: work memory, sorts,
+    caches; not shared buffers, which are shared memory. Needs PostgreSQL on this machine."""
+
+    def __init__(self, db_name: str) -> None:
+        from django.db import connection
+
+        self.db_name = db_name
+        self.peak_kb = 0
+        self.available = True
+        self._stop = threading.Event()
+        self._raw = connection.Database.connect(**connection.get_connection_params())
+        self._raw.autocommit = True
+        self._exclude = {connection.connection.info.backend_pid} if connection.connection else set()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> BackendMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._raw.close()
+
+    def _run(self) -> None:
+        with self._raw.cursor() as cursor:
+            while not self._stop.is_set():
+                cursor.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s "
+                    "AND pid <> pg_backend_pid() "
+                    "AND backend_type IN ('client backend', 'parallel worker')",
+                    [self.db_name],
+                )
+                total = 0
+                for (pid,) in cursor.fetchall():
+                    if pid in self._exclude:
+                        continue
+                    total += self._rss_anon_kb(pid)
+                self.peak_kb = max(self.peak_kb, total)
+                self._stop.wait(SAMPLE_EVERY_S)
+
+    def _rss_anon_kb(self, pid: int) -> int:
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                for line in status:
+                    if line.startswith("RssAnon:"):
+                        return int(line.split()[1])
+        except FileNotFoundError:
+            pass  # the backend ended meanwhile (or PostgreSQL is on another machine)
+        except PermissionError:
+            self.available = False
+        return 0
+
+    @property
+    def peak_mb(self) -> float | None:
+        return self.peak_kb / 1024 if self.available else None
+
+
+def _run_child(args: list[str], what: str, env: dict | None = None) -> tuple[str, float, float]:
+    """Run a child process; (stdout, wall seconds, peak RSS MB). Its log (stderr) is shown
+    only when it fails. ru_maxrss is in KiB on Linux."""
+    with tempfile.TemporaryFile() as log:
+        started = time.perf_counter()
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=log)
+        out = proc.stdout.read().decode()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.stdout.close()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            log.seek(0)
+            tail = log.read().decode(errors="replace")[-4000:]
+            raise SystemExit(f"{what} failed (exit {proc.returncode}): {out}\n{tail}")
+    return out, wall, usage.ru_maxrss / 1024
+
+
+def run_job_in_child(profile_id: int, mode: str, db_name: str) -> dict:
+    """Run the profile in `mode` in a worker process of its own, through the engine's one way
+    in (`run_now`, as the `publish` command does): the job's time (in a warm process, as a
+    long-running worker runs it), the wall time with start-up, peak memory of both sides."""
+    with BackendMemory(db_name) as backends:
+        out, wall, rss = _run_child(
+            [sys.executable, "-m", "bench.publish", "--run", f"{profile_id}:{mode}"],
+            f"{mode} run of profile {profile_id}",
+        )
     inner = json.loads(out.strip().splitlines()[-1])
-    # ru_maxrss is in KiB on Linux.
-    return {**inner, "wall_s": wall, "peak_rss_mb": usage.ru_maxrss / 1024}
+    return {**inner, "wall_s": wall, "peak_rss_mb": rss, "backend_mb": backends.peak_mb}
 
 
-# The pipeline's steps whose wall time the child reports (where an Incremental's time goes).
+def run_command(profile_name: str, db_name: str) -> dict:
+    """An Incremental as cron would run it: `manage.py publish`, process start-up included."""
+    from django.db import connection
+
+    settings = connection.settings_dict
+    url = (
+        f"postgres://{settings['USER']}@{settings['HOST'] or 'localhost'}:"
+        f"{settings['PORT'] or 5432}/{db_name}"
+    )
+    env = {**os.environ, "DATABASE_URL": url}
+    if settings.get("PASSWORD"):
+        env["PGPASSWORD"] = settings["PASSWORD"]
+    with BackendMemory(db_name) as backends:
+        command = ["manage.py", "publish", profile_name, "--mode", "incremental", "--json"]
+        out, wall, rss = _run_child([sys.executable, *command], "manage.py publish", env)
+    result = json.loads(out.strip().splitlines()[-1])
+    if result["status"] != "succeeded":
+        raise SystemExit(f"manage.py publish failed: {result['error']}")
+    return {
+        "engine_s": wall,
+        "wall_s": wall,
+        "counts": result["counts"],
+        "files": len(result["files"]),
+        "bytes": sum(f["bytes"] for f in result["files"]),
+        "peak_rss_mb": rss,
+        "backend_mb": backends.peak_mb,
+    }
+
+
+# The pipeline's steps whose wall time the child reports (where a job's time goes).
 PHASES = (
     ("select and write", "profiles.engine.pipeline", "_write"),
     ("deliver", "profiles.engine.pipeline", "_deliver"),
@@ -90,15 +198,20 @@ def _time_phases() -> dict[str, float]:
 
 def child_main(run: str) -> None:
     _setup_django()
+    # A long-running worker has the engine, the SFTP client and the MARC library imported and
+    # its database connection open before a job comes in: so does this one.
+    import pymarc  # noqa: F401
     from django.db import connection
 
+    import ftp.transfer  # noqa: F401
+    import profiles.engine.pipeline  # noqa: F401
     from profiles.engine import run_now
     from profiles.models import PublishingProfile
 
     phases = _time_phases()
-
     # The child talks to the benchmark database the parent created.
     connection.settings_dict["NAME"] = os.environ["BENCH_DB_NAME"]
+    connection.ensure_connection()
     profile_id, mode = run.split(":")
     profile = PublishingProfile.objects.get(pk=int(profile_id))
     profile_dir = os.environ.get("BENCH_PROFILE_DIR")
@@ -127,72 +240,6 @@ def child_main(run: str) -> None:
             }
         )
     )
-
-
-def measure_floor(connection_row, work: Path, records_per_file: int) -> dict:
-    """Stream the same rows out, upload them, COPY one row per record: the machine's floor."""
-    from django.db import connection
-
-    from ftp.transfer import deliver
-    from records.models import Bib
-
-    work.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    params = connection.get_connection_params()
-    raw = connection.get_new_connection(params)
-    files: list[Path] = []
-    count = 0
-    try:
-        with raw.transaction(), raw.cursor(name="floor") as cursor:
-            cursor.itersize = 2000
-            # The eligible records, by the one rule the engine selects with.
-            eligible = Bib.objects.publishable().order_by("id").values_list("id", "marc")
-            cursor.execute(*eligible.query.sql_with_params())
-            handle = None
-            for _, marc in cursor:
-                if count % records_per_file == 0:
-                    if handle:
-                        handle.close()
-                    path = work / f"floor.{len(files) + 1:03d}.mrc"
-                    files.append(path)
-                    handle = open(path, "wb")  # noqa: SIM115
-                handle.write(marc)
-                count += 1
-            if handle:
-                handle.close()
-    finally:
-        raw.close()
-    stream_s = time.perf_counter() - started
-
-    started = time.perf_counter()
-    deliver(connection_row, files)
-    upload_s = time.perf_counter() - started
-
-    started = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE UNLOGGED TABLE IF NOT EXISTS bench_floor "
-            "(bib_id bigint, outcome text, reason text, file_seq integer)"
-        )
-        cursor.execute("TRUNCATE bench_floor")
-        with cursor.cursor.copy("COPY bench_floor FROM STDIN") as copy:
-            block = []
-            for i in range(1, count + 1):
-                block.append(f"{i}\tnew\t\t1\n")
-                if len(block) >= 10_000:
-                    copy.write("".join(block))
-                    block = []
-            copy.write("".join(block))
-    copy_s = time.perf_counter() - started
-    for path in files:
-        path.unlink()
-    return {
-        "records": count,
-        "stream_s": stream_s,
-        "upload_s": upload_s,
-        "copy_s": copy_s,
-        "floor_s": stream_s + upload_s + copy_s,
-    }
 
 
 def _phase_text(result: dict) -> str:
@@ -232,6 +279,15 @@ def explain_plans(profile) -> list[str]:
     return lines
 
 
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def _mb(value: float | None) -> str:
+    return "n/a (PostgreSQL not on this machine)" if value is None else f"{value:.0f} MB"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m bench.publish", description=__doc__.split("\n")[0]
@@ -246,12 +302,13 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     _setup_django()
-    import tempfile
+    import shutil
 
     from django.conf import settings
     from django.db import connection
 
-    from bench.catalogue import change_share, generate
+    from bench import floor
+    from bench.catalogue import change_day, generate
     from ftp.models import SftpConnection
     from profiles.models import PublishingProfile
     from tests.servers import start_sshd
@@ -268,7 +325,9 @@ def main(argv: list[str] | None = None) -> None:
     db_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     os.environ["BENCH_DB_NAME"] = db_name
     sshd = start_sshd()
-    rows: list[tuple[str, str]] = []
+    remote_dir = "/xfer/metacoll/in/bib"
+    rows: list[tuple[str, str]] = [("load average at start (1, 5, 15 min)", _load())]
+    loads = []
     try:
         started = time.perf_counter()
         generate(args.records)
@@ -277,7 +336,7 @@ def main(argv: list[str] | None = None) -> None:
             name="bench",
             server=sshd.host,
             port=sshd.port,
-            sub_directory="/xfer/metacoll/in/bib",
+            sub_directory=remote_dir,
             username=sshd.username,
             password=sshd.password,
             host_key_type="ssh-ed25519",
@@ -292,67 +351,124 @@ def main(argv: list[str] | None = None) -> None:
             status="active",
             ftp_connection=ftp,
         )
-        full = run_job_in_child(profile.pk, "full")
+
+        def measure_floor() -> dict:
+            result = floor.measure(sshd, remote_dir, work / "floor", profile.records_per_file)
+            for path in sshd.local_path(remote_dir).glob("floor.*.mrc"):
+                path.unlink()  # the server's disk: a million records are about a gigabyte
+            return result
+
+        floors = [measure_floor()]
+        loads.append(_load())
+        full = run_job_in_child(profile.pk, "full", db_name)
+        loads.append(_load())
         if full["status"] != "succeeded":
             raise SystemExit(f"Full publish failed: {full['error']}")
+        floors += [measure_floor() for _ in range(FLOOR_ROUNDS_AFTER)]
+        for path in sshd.local_path(remote_dir).glob("*.mrc"):
+            path.unlink()
         # A day passes between a Full and the next Incremental: the maintenance PostgreSQL
         # would have done meanwhile (autovacuum) is done now, not raced against the timing.
         vacuum_analyze()
-        # Three days of changes, one Incremental each: the median is reported (a shared
-        # machine's noise is of the order of a small Incremental's time).
-        rounds = []
-        for day in range(INCREMENTAL_ROUNDS):
-            changes = change_share(args.records, args.changed, seed=7 + day)
+        worker_rounds, command_rounds, days = [], [], []
+        for day in range(2 * INCREMENTAL_ROUNDS):
+            days.append(change_day(args.changed, day=day))
             # The day's changes are made in the day, the Incremental runs at night: by then
             # PostgreSQL has checkpointed (at least every checkpoint_timeout, 5 minutes), so
             # the job does not pay for writing the day's dirty pages out of shared buffers.
             checkpoint()
-            result = run_job_in_child(profile.pk, "incremental")
-            if result["status"] != "succeeded":
-                raise SystemExit(f"Incremental publish failed: {result['error']}")
-            rounds.append(result)
-        incremental = sorted(rounds, key=lambda r: r["engine_s"])[len(rounds) // 2]
-        floor = measure_floor(ftp, work / "floor", profile.records_per_file)
+            if day % 2 == 0:
+                result = run_job_in_child(profile.pk, "incremental", db_name)
+                if result["status"] != "succeeded":
+                    raise SystemExit(f"Incremental publish failed: {result['error']}")
+                worker_rounds.append(result)
+            else:
+                command_rounds.append(run_command(profile.name, db_name))
+        loads.append(_load())
         profile.refresh_from_db()
         plans = explain_plans(profile)
     finally:
         sshd.remove()
         if not args.keep:
             connection.creation.destroy_test_db(db_name, verbosity=0)
-        import shutil
-
         shutil.rmtree(work, ignore_errors=True)
 
-    # The job's own time (run_now in the child); the child's interpreter start-up is shown apart.
-    full_s, inc_s, floor_s = full["engine_s"], incremental["engine_s"], floor["floor_s"]
+    report(args, rows, loads, full, floors, worker_rounds, command_rounds, days, plans)
+
+
+def _median_by(results: list[dict], key: str) -> dict:
+    return sorted(results, key=lambda r: r[key])[len(results) // 2]
+
+
+def report(args, rows, loads, full, floors, worker_rounds, command_rounds, days, plans) -> None:
+    full_s = full["engine_s"]
+    floor_s = statistics.median(f["seconds"] for f in floors)
+
+    def part(name: str) -> dict:
+        return _median_by([f[name] for f in floors], "seconds")
+
+    stream, upload, ledger = part("stream"), part("upload"), part("ledger")
+    incremental = _median_by(worker_rounds, "engine_s")
+    command = _median_by(command_rounds, "wall_s")
+    inc_s, cmd_s = incremental["engine_s"], command["wall_s"]
+    full_records = sum(full["counts"][k] for k in ("new", "changed", "deleted"))
+    jobs = [full, *worker_rounds, *command_rounds]
+    peak_rss = max(j["peak_rss_mb"] for j in jobs)
+    backend = [j["backend_mb"] for j in jobs if j["backend_mb"] is not None]
+    changes = {k: sum(d[k] for d in days) // len(days) for k in days[0]}
     rows += [
+        ("load average after floor, after Full, at end", " / ".join(loads)),
         ("records in catalogue", f"{args.records:,}"),
         (
             "Full: records sent",
-            f"{full['counts']['new']:,} in {full['files']} file(s), {full['bytes'] / 1e6:.1f} MB",
+            f"{full_records:,} in {full['files']} file(s), {full['bytes']:,} bytes",
         ),
-        ("Full: wall time", f"{full_s:.2f} s ({full['wall_s']:.2f} s with process start-up)"),
-        ("Full: peak RSS", f"{full['peak_rss_mb']:.0f} MB"),
+        ("Full: time", f"{full_s:.2f} s ({full['wall_s']:.2f} s with process start-up)"),
         ("Full: where the time went", _phase_text(full)),
-        ("changes", ", ".join(f"{k} {v:,}" for k, v in changes.items())),
+        ("Full: peak RSS (job process)", f"{full['peak_rss_mb']:.0f} MB"),
+        ("Full: peak PostgreSQL backend private", _mb(full["backend_mb"])),
+        (
+            "floor: stream rows to files (COPY BINARY)",
+            f"{stream['seconds']:.2f} s, {stream['records']:,} rows, {stream['bytes']:,} bytes",
+        ),
+        (
+            "floor: upload (tuned SFTP)",
+            f"{upload['seconds']:.2f} s, {upload['files']} file(s), {upload['bytes']:,} bytes, "
+            f"{upload['cipher']}",
+        ),
+        (
+            "floor: COPY ledger rows (durable, indexed)",
+            f"{ledger['seconds']:.2f} s, {ledger['records']:,} rows",
+        ),
+        (
+            "floor: total (median of 3: before, after, after)",
+            f"{floor_s:.2f} s (" + ", ".join(f"{f['seconds']:.2f}" for f in floors) + ")",
+        ),
+        ("Full / floor", f"{full_s / floor_s:.2f}"),
+        ("a day's changes (mean)", ", ".join(f"{k} {v:,}" for k, v in changes.items())),
         (
             "Incremental: counts",
             ", ".join(f"{k} {v:,}" for k, v in incremental["counts"].items() if v),
         ),
         (
-            "Incremental: wall time",
+            "Incremental in a worker",
             f"{inc_s:.2f} s median of "
-            + ", ".join(f"{r['engine_s']:.2f}" for r in rounds)
+            + ", ".join(f"{r['engine_s']:.2f}" for r in worker_rounds)
             + f" ({incremental['wall_s']:.2f} s with process start-up)",
         ),
         ("Incremental: where the time went", _phase_text(incremental)),
-        ("Incremental: peak RSS", f"{max(r['peak_rss_mb'] for r in rounds):.0f} MB"),
-        ("floor: stream rows to files", f"{floor['stream_s']:.2f} s"),
-        ("floor: upload", f"{floor['upload_s']:.2f} s"),
-        ("floor: COPY one row per record", f"{floor['copy_s']:.2f} s"),
-        ("floor: total", f"{floor_s:.2f} s"),
-        ("Full / floor", f"{full_s / floor_s:.2f}"),
-        ("Incremental / Full", f"{inc_s / full_s:.3f}"),
+        (
+            "Incremental as manage.py publish",
+            f"{cmd_s:.2f} s median of " + ", ".join(f"{r['wall_s']:.2f}" for r in command_rounds),
+        ),
+        (
+            "Incremental peak RSS (worker, command)",
+            f"{max(r['peak_rss_mb'] for r in worker_rounds):.0f} MB, "
+            f"{max(r['peak_rss_mb'] for r in command_rounds):.0f} MB",
+        ),
+        ("Incremental / Full (worker, command)", f"{inc_s / full_s:.3f}, {cmd_s / full_s:.3f}"),
+        ("peak RSS of any job process", f"{peak_rss:.0f} MB"),
+        ("peak PostgreSQL backend private", _mb(max(backend) if backend else None)),
     ]
     width = max(len(k) for k, _ in rows)
     print(f"{'measure':<{width}}  value")
@@ -365,14 +481,24 @@ def main(argv: list[str] | None = None) -> None:
         json.dumps(
             {
                 "records": args.records,
+                "changed_percent": args.changed,
                 "full_s": round(full_s, 3),
-                "incremental_s": round(inc_s, 3),
+                "full_records": full_records,
+                "full_bytes": full["bytes"],
                 "floor_s": round(floor_s, 3),
+                "floor_stream_s": round(stream["seconds"], 3),
+                "floor_upload_s": round(upload["seconds"], 3),
+                "floor_ledger_s": round(ledger["seconds"], 3),
+                "floor_records": stream["records"],
+                "floor_bytes": stream["bytes"],
                 "full_over_floor": round(full_s / floor_s, 3),
+                "incremental_s": round(inc_s, 3),
+                "incremental_command_s": round(cmd_s, 3),
                 "incremental_over_full": round(inc_s / full_s, 4),
-                "peak_rss_mb": round(
-                    max([full["peak_rss_mb"]] + [r["peak_rss_mb"] for r in rounds]), 1
-                ),
+                "incremental_command_over_full": round(cmd_s / full_s, 4),
+                "peak_rss_mb": round(peak_rss, 1),
+                "pg_backend_peak_mb": round(max(backend), 1) if backend else None,
+                "load": loads,
             }
         )
     )
