@@ -156,13 +156,19 @@ class SshdServer:
                 os.chown(path, user.pw_uid, user.pw_gid)
                 path.chmod(0o755)
 
-    def write_config(self, *, password_auth: bool = True) -> None:
+    def write_config(
+        self, *, password_auth: bool = True, ciphers: str = "", log_level: str = "INFO"
+    ) -> None:
+        """`ciphers`: the server's cipher list (OpenSSH's default when empty); `log_level`
+        DEBUG makes the log name the cipher each connection agreed on."""
         self.port = self.port or free_port()
         (self.base / "sshd_config").write_text(
             f"""Port {self.port}
 ListenAddress {self.host}
 HostKey {self.host_key_path}
 PidFile {self.base / "sshd.pid"}
+LogLevel {log_level}
+{f"Ciphers {ciphers}" if ciphers else ""}
 UsePAM no
 PasswordAuthentication {"yes" if password_auth else "no"}
 KbdInteractiveAuthentication no

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import paramiko
 from django.views.decorators.debug import sensitive_variables
+from paramiko.sftp import CMD_EXTENDED, CMD_EXTENDED_REPLY, SFTPError
 
 from .base import (
     AUTH,
@@ -26,6 +27,26 @@ from .base import (
 
 if TYPE_CHECKING:
     from ftp.models import SftpConnection
+
+# Offered first: AES-GCM encrypts and authenticates in one pass (no separate MAC), the fastest
+# cipher paramiko has. paramiko's own list follows unchanged, so a server without GCM agrees on
+# its usual cipher, as before.
+FAST_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
+# Every SFTP server takes write requests of 32 KiB (the protocol's minimum); OpenSSH's says how
+# much more it takes (limits@openssh.com: 255 KiB). Fewer, larger requests upload faster: less
+# per-request work on both sides, fewer replies to wait for.
+SAFE_WRITE_BYTES = 32 * 1024
+MAX_WRITE_BYTES = 255 * 1024
+
+
+def write_request_bytes(max_write_length: int | None) -> int:
+    """The write request size to use given the server's advertised max-write-length (None:
+    not advertised; 0: the server sets no limit)."""
+    if max_write_length is None:
+        return SAFE_WRITE_BYTES
+    if max_write_length == 0:
+        return MAX_WRITE_BYTES
+    return max(SAFE_WRITE_BYTES, min(max_write_length, MAX_WRITE_BYTES))
 
 
 def fingerprint(key_bytes: bytes) -> str:
@@ -69,6 +90,7 @@ class SftpTransfer(Transfer):
         super().__init__(connection, sub_directory, timeout)
         self._transport: paramiko.Transport | None = None
         self._sftp: paramiko.SFTPClient | None = None
+        self.write_bytes = SAFE_WRITE_BYTES
 
     def phases(self):
         return [
@@ -81,6 +103,8 @@ class SftpTransfer(Transfer):
     def _connect(self) -> str:
         sock = self._connect_socket()
         transport = paramiko.Transport(sock)
+        options = transport.get_security_options()
+        options.ciphers = FAST_CIPHERS + tuple(c for c in options.ciphers if c not in FAST_CIPHERS)
         transport.banner_timeout = self.timeout
         transport.handshake_timeout = self.timeout
         transport.auth_timeout = self.timeout
@@ -159,7 +183,26 @@ class SftpTransfer(Transfer):
                 REMOTE_REJECTED,
                 False,
             ) from exc
+        self.write_bytes = write_request_bytes(self._max_write_length())
         return f"Logged in as {conn.username} with a {method}."
+
+    def _max_write_length(self) -> int | None:
+        """The server's max-write-length from OpenSSH's limits@openssh.com extension, or None
+        when the server does not answer it (any server but OpenSSH's may not)."""
+        try:
+            # paramiko has no public call for an extension's reply; _request is its own
+            # request/response primitive, used here as SFTPClient's methods use it.
+            kind, reply = self._sftp._request(CMD_EXTENDED, "limits@openssh.com")
+            if kind != CMD_EXTENDED_REPLY:
+                return None
+            reply.get_int64()  # max-packet-length
+            reply.get_int64()  # max-read-length
+            return reply.get_int64()
+        except (OSError, EOFError, paramiko.SSHException, SFTPError):
+            # "Operation unsupported" (the SFTP answer to an unknown extension) or a reply
+            # shaped otherwise: the protocol's safe size. A lost connection shows at once in
+            # the next step, with its own message.
+            return None
 
     def _enter_directory(self) -> str:
         if not self.directory:
@@ -212,9 +255,12 @@ class SftpTransfer(Transfer):
 
     def _put(self, fh, remote_path, size, progress):
         with self._sftp.open(remote_path, "wb") as remote:
+            # Pipelined: requests go out without waiting for each reply; the replies (and any
+            # write error) are collected as they come and at the latest by the FSTAT below.
             remote.set_pipelined(True)
+            remote.MAX_REQUEST_SIZE = self.write_bytes
             sent = 0
-            while chunk := fh.read(32768):
+            while chunk := fh.read(self.write_bytes):
                 remote.write(chunk)
                 sent += len(chunk)
                 if progress is not None:

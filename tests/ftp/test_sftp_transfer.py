@@ -110,10 +110,12 @@ def test_a_temporary_name_is_used_until_the_size_is_verified(sftp_connection, ss
 
 
 def test_a_file_that_changes_during_upload_fails_the_size_check(sftp_connection, tmp_path):
-    local = write_file(tmp_path / "growing.mrc", 200_000)
+    local = write_file(tmp_path / "growing.mrc", 800_000)
+    grown = []
 
     def grow(sent, total):
-        if sent == 32768:  # after the first block, someone appends to the file
+        if not grown:  # after the first block, someone appends to the file
+            grown.append(sent)
             with local.open("ab") as fh:
                 fh.write(b"x" * 1000)
 
@@ -121,7 +123,7 @@ def test_a_file_that_changes_during_upload_fails_the_size_check(sftp_connection,
         transfer.upload(local, "growing.mrc", progress=grow)
 
     assert "Size check failed" in caught.value.message
-    assert "the server has 200001 bytes, the local file 200000" in caught.value.message
+    assert "the server has 800001 bytes, the local file 800000" in caught.value.message
 
 
 def test_a_connection_dropped_mid_upload_is_retryable_and_delivers_nothing(
