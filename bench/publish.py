@@ -170,7 +170,9 @@ def run_command(profile_name: str, db_name: str) -> dict:
 PHASES = (
     ("select and write", "profiles.engine.pipeline", "_write"),
     ("deliver", "profiles.engine.pipeline", "_deliver"),
-    ("commit", "profiles.engine.pipeline", "commit_job"),
+    # On PostgreSQL most of the commit is loaded while the files upload (commit.CommitAhead):
+    # "commit" is what is left once they are verified.
+    ("commit", "profiles.engine.pipeline", "_commit"),
 )
 
 

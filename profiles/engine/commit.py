@@ -8,6 +8,7 @@ does not depend on the number of records.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from itertools import islice
 
@@ -34,56 +35,134 @@ ADVANCES_WATERMARK = (Kind.BASELINE, Kind.FULL, Kind.INCREMENTAL)
 
 
 def commit_job(job: PublishingJob, *, clock: Callable) -> None:
-    stage_path = job_directory(job) / STAGE_FILE
+    """Step 5 in one transaction: outcomes and ledger loaded, then the job finished."""
     now = clock()
     with transaction.atomic():
-        # The row lock makes commit and jobs.fail_orphans exclusive: a job marked failed as
-        # orphaned can no longer commit, and one committing is not marked orphaned. An attempt
-        # that was taken for dead while a later attempt runs does not commit either.
-        locked = PublishingJob.objects.select_for_update().get(pk=job.pk)
-        if locked.status != PublishingJob.Status.RUNNING or locked.attempts != job.attempts:
-            from .pipeline import PublishError
+        file_names = load_outcomes(job, now)
+        finish_job(job, file_names, now)
 
-            raise PublishError(
-                f"Attempt {job.attempts} of the job is no longer the running one (the job is "
-                f"{locked.get_status_display().lower()}, attempt {locked.attempts}): not committed."
-            )
-        file_names = dict(JobFile.objects.filter(job=job).values_list("sequence", "name"))
-        write_ledger = not job.dry_run
-        if connection.vendor == "postgresql":
-            _load_postgresql(job, stage_path, write_ledger, now)
-        else:
-            _load_batches(job, stage_path, file_names, write_ledger, now)
 
-        status = (
-            PublishingJob.Status.COMPLETED_WITH_ERRORS
-            if job.count_failed
-            else PublishingJob.Status.SUCCEEDED
+def _lock_running(job: PublishingJob) -> None:
+    """The row lock makes commit and jobs.fail_orphans exclusive: a job marked failed as
+    orphaned can no longer commit, and one committing is not marked orphaned. An attempt that
+    was taken for dead while a later attempt runs does not commit either."""
+    locked = PublishingJob.objects.select_for_update().get(pk=job.pk)
+    if locked.status != PublishingJob.Status.RUNNING or locked.attempts != job.attempts:
+        from .pipeline import PublishError
+
+        raise PublishError(
+            f"Attempt {job.attempts} of the job is no longer the running one (the job is "
+            f"{locked.get_status_display().lower()}, attempt {locked.attempts}): not committed."
         )
-        PublishingJob.objects.filter(pk=job.pk).update(
-            status=status,
-            stage=PublishingJob.Stage.DONE,
-            finished_at=now,
-            heartbeat_at=now,
-            failure_category="",
-            failure_message="",
-        )
-        job.status, job.stage, job.finished_at = status, PublishingJob.Stage.DONE, now
-        JobAttempt.objects.filter(job=job, number=job.attempts).update(
-            status=status, stage=job.stage, finished_at=now
-        )
-        profile = PublishingProfile.objects.select_for_update().get(pk=job.profile_id)
-        if not job.dry_run:
-            _advance_profile(profile, job)
-        audit(
-            "profiles.job.succeeded",
-            actor=job.requested_by,
-            target=job,
-            message=f"{job} {job.get_status_display().lower()}: "
-            + ", ".join(f"{k} {v}" for k, v in job.counts().items() if v)
-            + (" (dry run, nothing uploaded)" if job.dry_run else ""),
-            data={"counts": job.counts(), "files": sorted(file_names.values())},
-        )
+
+
+def load_outcomes(job: PublishingJob, now) -> dict[int, str]:
+    """Per-record outcomes and (unless a dry run) the ledger, from the staged outcomes file,
+    in the caller's transaction. Returns the job's file names by sequence."""
+    stage_path = job_directory(job) / STAGE_FILE
+    file_names = dict(JobFile.objects.filter(job=job).values_list("sequence", "name"))
+    write_ledger = not job.dry_run
+    if connection.vendor == "postgresql":
+        _load_postgresql(job, stage_path, write_ledger, now)
+    else:
+        _load_batches(job, stage_path, file_names, write_ledger, now)
+    return file_names
+
+
+def finish_job(job: PublishingJob, file_names: dict[int, str], now) -> None:
+    """The job's status, the profile's watermark and mode, the audit row: the end of step 5,
+    in the caller's transaction, the job row locked."""
+    _lock_running(job)
+    status = (
+        PublishingJob.Status.COMPLETED_WITH_ERRORS
+        if job.count_failed
+        else PublishingJob.Status.SUCCEEDED
+    )
+    PublishingJob.objects.filter(pk=job.pk).update(
+        status=status,
+        stage=PublishingJob.Stage.DONE,
+        finished_at=now,
+        heartbeat_at=now,
+        failure_category="",
+        failure_message="",
+    )
+    job.status, job.stage, job.finished_at = status, PublishingJob.Stage.DONE, now
+    JobAttempt.objects.filter(job=job, number=job.attempts).update(
+        status=status, stage=job.stage, finished_at=now
+    )
+    profile = PublishingProfile.objects.select_for_update().get(pk=job.profile_id)
+    if not job.dry_run:
+        _advance_profile(profile, job)
+    audit(
+        "profiles.job.succeeded",
+        actor=job.requested_by,
+        target=job,
+        message=f"{job} {job.get_status_display().lower()}: "
+        + ", ".join(f"{k} {v}" for k, v in job.counts().items() if v)
+        + (" (dry run, nothing uploaded)" if job.dry_run else ""),
+        data={"counts": job.counts(), "files": sorted(file_names.values())},
+    )
+
+
+class CommitAhead:
+    """Step 5 begun while step 4 uploads (PostgreSQL only).
+
+    A thread with a database connection of its own opens the commit's transaction and loads
+    the outcomes and the ledger: the database server does that work in its own process, on
+    another CPU, while this process encrypts and sends the files. Then it waits. Only when every
+    file is verified on the server does `commit()` let it lock the job, finish it and commit;
+    when the upload fails, `close()` rolls everything back. So nothing is recorded as published
+    before its file is verified, exactly as when the steps run one after the other: the rows
+    loaded early are invisible to everyone until that commit.
+
+    Locks while it waits: the new outcome rows hold a key-share lock on the job row (their
+    foreign key), which lets the job's heartbeat and stage updates through; the job row itself
+    is locked only in `commit()`, after the upload. The job's `counts` must be final (they are
+    once the files are written).
+    """
+
+    def __init__(self, job: PublishingJob, *, clock: Callable) -> None:
+        self._job = job
+        self._clock = clock
+        self._go = threading.Event()
+        self._commit = False
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=f"commit-{job.pk}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from django.db import connection as thread_connection
+
+        try:
+            with transaction.atomic():
+                file_names = load_outcomes(self._job, self._clock())
+                self._go.wait()
+                if not self._commit:
+                    raise _NotDelivered
+                finish_job(self._job, file_names, self._clock())
+        except _NotDelivered:
+            pass
+        except BaseException as exc:  # handed to commit(), in the job's thread
+            self._error = exc
+        finally:
+            thread_connection.close()
+
+    def commit(self) -> None:
+        """Every file is verified: finish the job and commit; raises what the thread raised."""
+        self._commit = True
+        self._go.set()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def close(self) -> None:
+        """Roll back unless committed (the upload failed, or commit() was never reached)."""
+        self._go.set()
+        self._thread.join()
+
+
+class _NotDelivered(Exception):
+    """The upload did not complete: the loaded rows are rolled back."""
 
 
 def _advance_profile(profile: PublishingProfile, job: PublishingJob) -> None:

@@ -13,13 +13,14 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC
 
+from django.db import connection
 from django.utils import timezone
 
 from jobs.liveness import HEARTBEAT_EVERY_S
 from records.changes import current_horizon
 
 from ..models import FailureCategory, JobFile, JobRecord, PublishingJob
-from .commit import commit_job
+from .commit import CommitAhead, commit_job
 from .marcout import OutputError, publish_bytes
 from .selection import candidates, decide, iter_rows, streamed
 from .writer import NULL, STAGE_FILE, FileSplitter, escape, job_directory
@@ -65,7 +66,9 @@ def publish(
     4. Deliver through ftp.transfer (not for a dry run or a Baseline, which send nothing). A
        retry of the same job resends exactly these bytes under these names.
     5. Commit in one transaction: per-record outcomes, ledger, watermark, job status, and the
-       switch of a Baseline/Full profile to Incremental (see commit.py).
+       switch of a Baseline/Full profile to Incremental (see commit.py). On PostgreSQL the
+       transaction is opened and loaded while step 4 uploads, and committed only once every
+       file is verified (commit.CommitAhead).
     """
     job.refresh_from_db()
     if job.horizon is None:
@@ -78,11 +81,35 @@ def publish(
         else:
             files = _verified_files(job)
         if files and not job.dry_run:
-            _deliver(job, files, clock=clock, sleep=sleep, ahead=ahead.take())
-    _set_stage(job, Stage.COMMITTING, clock)
-    commit_job(job, clock=clock)
+            with closing(_commit_ahead(job, clock)) as committing:
+                _deliver(job, files, clock=clock, sleep=sleep, ahead=ahead.take())
+                _commit(job, clock=clock, committing=committing)
+        else:
+            _commit(job, clock=clock)
     job.refresh_from_db()
     return PublishResult(job=job, counts=job.counts(), files=list(job.files.all()))
+
+
+class _NoCommitAhead:
+    def close(self) -> None:
+        pass
+
+
+def _commit_ahead(job: PublishingJob, clock: Callable):
+    """The commit loaded while the files upload, on PostgreSQL. Not on SQLite: it has one
+    writer at a time, and the job's progress is written while the commit's transaction waits."""
+    if connection.vendor != "postgresql":
+        return _NoCommitAhead()
+    return CommitAhead(job, clock=clock)
+
+
+def _commit(job: PublishingJob, *, clock: Callable, committing=None) -> None:
+    """Step 5, or its end when the commit was loaded while uploading."""
+    _set_stage(job, Stage.COMMITTING, clock)
+    if isinstance(committing, CommitAhead):
+        committing.commit()
+    else:
+        commit_job(job, clock=clock)
 
 
 class _SessionAhead:

@@ -108,13 +108,13 @@ def test_server_stopped_after_the_upload_before_the_commit(profile, sshd, monkey
     from profiles.engine import pipeline
 
     expected = published_then_changed(profile)
-    real_commit = pipeline.commit_job
+    real_commit = pipeline._commit
 
     def stop_then_commit(job, **kwargs):
         sshd.stop()
         return real_commit(job, **kwargs)
 
-    monkeypatch.setattr(pipeline, "commit_job", stop_then_commit)
+    monkeypatch.setattr(pipeline, "_commit", stop_then_commit)
     job = run(profile)
     assert job.status == "succeeded", job.failure_message
     assert not sshd.is_running()
