@@ -254,3 +254,34 @@ def test_the_proxy_really_sits_between_publisher_and_server(profile, proxied_con
     assert run(profile).status == "succeeded"
     assert proxy.client_ports, "the upload did not go through the proxy"
     wait_for(lambda: proxy.sent > 0, what="bytes through the proxy")
+
+
+def test_while_the_files_upload_the_commit_is_loaded_but_nothing_is_recorded(
+    profile, sshd, proxied_connection, proxy
+):
+    from profiles.models import JobRecord, PublishedRecord
+
+    expected = published_then_changed(profile)
+    before = set(PublishedRecord.objects.values_list("bib_id", "job_id", "content_hash"))
+    proxy.arm(pause_at=40_000)  # inside the second of three files
+    finished = in_thread(lambda: run(profile))
+    assert proxy.paused.wait(60)
+    job = PublishingJob.objects.get(profile=profile, status="running")
+    # The commit's transaction is open and loaded (PostgreSQL works on it meanwhile) ...
+    if db_connection.vendor == "postgresql":
+        with db_connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT query FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state = 'idle in transaction'"
+            )
+            waiting = [query for (query,) in cursor.fetchall()]
+        assert any("ON CONFLICT (profile_id, bib_id)" in query for query in waiting), waiting
+    # ... yet nothing of it is visible while a file is not verified.
+    assert not JobRecord.objects.filter(job=job).exists()
+    assert set(PublishedRecord.objects.values_list("bib_id", "job_id", "content_hash")) == before
+    proxy.resume()
+    job = finished()
+    assert job.status == "succeeded", job.failure_message
+    assert JobRecord.objects.filter(job=job).count() == 9
+    assert set(PublishedRecord.objects.values_list("job_id", flat=True)) == {job.pk}
+    check(profile, sshd, [job], expected)
