@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import accumulate
+from typing import NamedTuple
 
 import pymarc
 
@@ -40,6 +42,8 @@ _SUBFIELD = b"\x1f"
 # An $a that could be an OCLC number; the record needs 035 work unless each is canonical.
 _OCLC_SUBFIELD = re.compile(rb"\x1fa(\s*\(ocolc\)[^\x1e\x1f]*)", re.IGNORECASE)
 _CANONICAL = re.compile(rb"\(OCoLC\)[1-9][0-9]*\Z")
+# A directory entry: tag, field length, offset.
+_ENTRY = re.compile(rb"(...)(....)(.....)", re.DOTALL)
 
 
 class OutputError(ValueError):
@@ -94,32 +98,43 @@ class _Unusual(Exception):
     """The stored layout is not one pymarc writes: let pymarc do the work."""
 
 
-def _fields(data: bytes) -> list[tuple[bytes, bytes]]:
-    """(tag, field bytes with terminator) in directory order; _Unusual unless the layout is
-    the one pymarc writes (fields contiguous, in directory order, lengths adding up)."""
+class _Layout(NamedTuple):
+    """The directory of a record in the layout pymarc writes: tags, field lengths, and where
+    each field starts relative to the base address (one more start: the end of the data)."""
+
+    base: int
+    directory: bytes
+    tags: list[bytes]
+    lengths: list[int]
+    starts: list[int]
+
+
+def _layout(data: bytes) -> _Layout:
+    """The record's directory; _Unusual unless the layout is the one pymarc writes (fields
+    contiguous, in directory order, none empty, each ending with a field terminator, lengths
+    adding up). Works on whole lists: most of a Full's records with 035 work come through
+    here, so no per-field Python loop beyond the terminator check."""
     try:
         base = int(data[12:17])
         directory = data[24 : base - 1]
-        entries = [
-            (directory[i : i + 3], int(directory[i + 3 : i + 7]), int(directory[i + 7 : i + 12]))
-            for i in range(0, len(directory), 12)
-        ]
+        entries = _ENTRY.findall(directory)
+        if not entries or len(directory) != 12 * len(entries):
+            raise _Unusual
+        tags, lengths, offsets = zip(*entries, strict=True)
+        lengths = list(map(int, lengths))
+        offsets = list(map(int, offsets))
     except ValueError as exc:
         raise _Unusual from exc
-    if len(directory) % 12 or data[base - 1] != FIELD_TERMINATOR:
+    if data[base - 1] != FIELD_TERMINATOR or min(lengths) <= 0:
         raise _Unusual
-    fields = []
-    expected = 0
-    for tag, length, offset in entries:
-        if offset != expected:
-            raise _Unusual
-        expected += length
-        fields.append((tag, data[base + offset : base + expected]))
-    if base + expected != len(data) - 1 or int(data[:5]) != len(data):
+    starts = list(accumulate(lengths, initial=0))
+    if offsets != starts[:-1] or base + starts[-1] != len(data) - 1 or int(data[:5]) != len(data):
         raise _Unusual
-    if any(body[-1:] != b"\x1e" for _, body in fields):
+    # The byte before each field's end, all at once: every one must be a field terminator.
+    last_bytes = bytes(map(data.__getitem__, map((base - 1).__add__, starts[1:])))
+    if last_bytes != b"\x1e" * len(lengths):
         raise _Unusual
-    return fields
+    return _Layout(base, directory, list(tags), lengths, starts)
 
 
 def _normalise_035(body: bytes, found: list[str]) -> tuple[bytes, bool]:
@@ -146,23 +161,66 @@ def _normalise_035(body: bytes, found: list[str]) -> tuple[bytes, bool]:
 
 
 def _rebuild(data: bytes, status: str, oclc_numbers: Sequence[str] | None) -> bytes:
-    fields = _fields(data)
+    layout = _layout(data)
+    base, tags, starts = layout.base, layout.tags, layout.starts
     found: list[str] = []
-    out: list[tuple[bytes, bytes, bool]] = []
-    for tag, body in fields:
+    changed: dict[int, tuple[bytes, bool]] = {}
+    for i, tag in enumerate(tags):
         if tag == b"035":
-            body, has_oclc = _normalise_035(body, found)
-            out.append((tag, body, has_oclc))
-        else:
-            out.append((tag, body, False))
+            changed[i] = _normalise_035(data[base + starts[i] : base + starts[i + 1]], found)
     if oclc_numbers is not None and list(oclc_numbers) != found:
-        out = [f for f in out if not (f[0] == b"035" and f[2])]
-        for number in oclc_numbers:
-            position = next(
-                (i for i, f in enumerate(out) if not f[0].isdigit() or int(f[0]) > 35), len(out)
+        return _replace_oclc_numbers(data, layout, changed, status, oclc_numbers)
+    # Only 035 fields change: the rest of the data is copied in runs between them, and the
+    # directory entries before the first field whose length changed are kept as they are.
+    lengths = list(layout.lengths)
+    pieces = []
+    copied = base
+    for i, (body, _) in changed.items():
+        if len(body) > MAX_FIELD_LENGTH:
+            raise OutputError(
+                f"field 035 is {len(body):,} bytes; ISO 2709 allows at most {MAX_FIELD_LENGTH:,}"
             )
-            out.insert(position, (b"035", b"  \x1fa(OCoLC)" + number.encode() + b"\x1e", True))
+        pieces += [data[copied : base + starts[i]], body]
+        copied = base + starts[i + 1]
+        lengths[i] = len(body)
+    pieces.append(data[copied:-1])
+    first = next((i for i in changed if lengths[i] != layout.lengths[i]), len(lengths))
+    directory = layout.directory[: 12 * first] + _directory(
+        tags[first:], lengths[first:], accumulate(lengths[first:], initial=starts[first])
+    )
+    return _join(data[:24], status, directory, sum(lengths), pieces)
+
+
+def _replace_oclc_numbers(data, layout, changed, status, oclc_numbers) -> bytes:
+    """A delete whose OCLC numbers differ from the record's: the record's OCLC 035s are
+    replaced by one 035 per number, where pymarc's add_ordered_field puts them."""
+    base, starts = layout.base, layout.starts
+    out: list[tuple[bytes, bytes, bool]] = []
+    for i, tag in enumerate(layout.tags):
+        body, has_oclc = changed.get(i, (data[base + starts[i] : base + starts[i + 1]], False))
+        out.append((tag, body, has_oclc))
+    out = [f for f in out if not (f[0] == b"035" and f[2])]
+    for number in oclc_numbers:
+        position = next(
+            (i for i, f in enumerate(out) if not f[0].isdigit() or int(f[0]) > 35), len(out)
+        )
+        out.insert(position, (b"035", b"  \x1fa(OCoLC)" + number.encode() + b"\x1e", True))
     return _assemble(data[:24], status, [(t, b) for t, b, _ in out])
+
+
+def _directory(tags, lengths, starts) -> bytes:
+    """Directory entries (without the terminator): tag, length, offset, zero-padded."""
+    return b"".join(map(b"%s%04d%05d".__mod__, zip(tags, lengths, starts, strict=False)))
+
+
+def _join(leader: bytes, status: str, directory: bytes, size: int, pieces) -> bytes:
+    """Leader, directory and data (`size` bytes in `pieces`)."""
+    base = 24 + len(directory) + 1
+    length = base + size + 1
+    if length > MAX_RECORD_LENGTH:
+        raise OutputError(f"record is {length:,} bytes; ISO 2709 allows at most 99,999")
+    head = b"%05d" % length + status.encode() + leader[6:12] + b"%05d" % base + leader[17:24]
+    return b"".join([head, directory, b"\x1e", *pieces, b"\x1d"])
 
 
 def _assemble(leader: bytes, status: str, fields: list[tuple[bytes, bytes]]) -> bytes:
