@@ -6,8 +6,9 @@ median of 1.1 KB, a long tail of contents notes and summaries; three 035s on alm
 records, a local system number and junk beside the OCLC number, sometimes a second OCLC number;
 13% with 880 fields in another script; Latin diacritics on many):
 
-- an OCLC number in 035 on about 70% of the records, a third of them with an ocm/ocn prefix or
-  leading zeros (publishing normalises them), other 035s beside it ((Sirsi), (ViU), junk);
+- an OCLC number in 035 on about 70% of the records, one in twelve of them with an ocm/ocn
+  prefix or leading zeros (publishing normalises them: 6% of the records, as in the real files),
+  other 035s beside it ((Sirsi), (ViU), junk), a second OCLC number on some;
 - 880 fields in Cyrillic, Chinese, Arabic, Hebrew or Greek on 13%; diacritics, some decomposed
   (NFD, as many MARC exports write them), on a quarter;
 - 1-3 holdings per bib (5% none), 85% tagged Export to WorldCat, 8% Don't publish, 7% Publish
@@ -120,11 +121,13 @@ def _oclc_035s(rng: random.Random, rec: _Record, count: int, number: int) -> Non
         if kind == "oclc":
             form = rng.random()
             text = str(number)
-            if form < 0.2:
+            # About one in twelve written with a prefix or leading zeros, as in the real files
+            # (6% of their records need their 035 normalised for OCLC).
+            if form < 0.04:
                 text = "ocm" + text.zfill(8)
-            elif form < 0.3:
+            elif form < 0.07:
                 text = "ocn" + text.zfill(9)
-            elif form < 0.35:
+            elif form < 0.085:
                 text = text.zfill(10)
             rec.add("035", _field("  ", ("a", f"(OCoLC){text}")))
             rec.oclc.append(str(number))

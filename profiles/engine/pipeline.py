@@ -13,7 +13,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC
 
-from django.db import connection
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from jobs.liveness import HEARTBEAT_EVERY_S
@@ -98,7 +98,7 @@ class _NoCommitAhead:
 def _commit_ahead(job: PublishingJob, clock: Callable):
     """The commit loaded while the files upload, on PostgreSQL. Not on SQLite: it has one
     writer at a time, and the job's progress is written while the commit's transaction waits."""
-    if connection.vendor != "postgresql":
+    if db_connection.vendor != "postgresql":
         return _NoCommitAhead()
     return CommitAhead(job, clock=clock)
 
@@ -185,11 +185,10 @@ def _write(job: PublishingJob, *, clock: Callable, ahead: _SessionAhead | None =
         streamed(queryset, chunk_size=CHUNK) as values,
         closing(splitter),
     ):
+        kind, add, write_stage = job.kind, splitter.add, stage.write
         for row in iter_rows(values):
-            decision = decide(job.kind, row)
-            outcome, reason, detail, sequence = decision.outcome, decision.reason, "", None
-            ledger, status = decision.ledger, decision.status
-            oclc = row.oclc_numbers
+            outcome, reason, status, ledger = decide(kind, row)
+            detail, sequence, oclc = "", NULL, row.oclc_numbers
             if status:
                 if ahead is not None:
                     ahead.start()
@@ -210,19 +209,18 @@ def _write(job: PublishingJob, *, clock: Callable, ahead: _SessionAhead | None =
                         )
                 except OutputError as exc:
                     outcome, reason, detail, ledger, status = (
-                        Outcome.FAILED,
-                        JobRecord.Reason.INVALID,
-                        str(exc),
+                        Outcome.FAILED.value,
+                        JobRecord.Reason.INVALID.value,
+                        escape(str(exc)),
                         "-",
                         "",
                     )
                 else:
-                    sequence = splitter.add(data)
+                    sequence = add(data)
             counts[outcome] += 1
-            stage.write(
-                f"{row.bib_id}\t{row.mms_id}\t{outcome}\t{reason}\t{escape(detail)}\t"
-                f"{NULL if sequence is None else sequence}\t{row.content_hash}\t{oclc}\t"
-                f"{status}\t{ledger}\n"
+            write_stage(
+                f"{row.bib_id}\t{row.mms_id}\t{outcome}\t{reason}\t{detail}\t{sequence}\t"
+                f"{row.content_hash}\t{oclc}\t{status}\t{ledger}\n"
             )
             done += 1
             if done % CHUNK == 0:

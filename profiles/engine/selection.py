@@ -175,6 +175,30 @@ def iter_rows(values) -> Iterator[Row]:
     return map(Row._make, values)
 
 
+# Decisions carry the choices' plain string values, not the enum members: a Full formats a
+# million of them into its staged outcomes, and an enum member formats through Python code.
+_NEW, _CHANGED, _DELETED, _UNCHANGED, _SKIPPED = (
+    Outcome.NEW.value,
+    Outcome.CHANGED.value,
+    Outcome.DELETED.value,
+    Outcome.UNCHANGED.value,
+    Outcome.SKIPPED.value,
+)
+_SKIP_HOLDINGS_ONLY = Decision(_SKIPPED, Reason.HOLDINGS_ONLY.value)
+_SKIP_BASELINE_DELETED = Decision(_SKIPPED, Reason.BASELINE_DELETED.value, ledger="D")
+_SKIP_BASELINE = Decision(_SKIPPED, Reason.BASELINE.value, ledger="P")
+_UNCHANGED_DECISION = Decision(_UNCHANGED, Reason.UNCHANGED.value)
+_SEND_NEW = {
+    True: Decision(_NEW, Reason.REPUBLISH.value, status="n", ledger="P"),
+    False: Decision(_NEW, Reason.NONE.value, status="n", ledger="P"),
+}
+_SEND_CHANGED = {
+    True: Decision(_CHANGED, Reason.REPUBLISH.value, status="c", ledger="P"),
+    False: Decision(_CHANGED, Reason.NONE.value, status="c", ledger="P"),
+}
+_TAGGED_HOLDINGS_ONLY = ExportTag.HOLDINGS_ONLY.value
+
+
 def decide(kind: str, row: Row) -> Decision:
     """What a job of `kind` does with one bib, from the bib and the profile's ledger row.
 
@@ -185,26 +209,24 @@ def decide(kind: str, row: Row) -> Decision:
     - Eligible: Baseline records it without sending; Full and Republish set send n or c;
       Incremental sends n or c unless the content hash equals what was last sent.
     """
-    if row.export_tag == ExportTag.HOLDINGS_ONLY:
-        return Decision(Outcome.SKIPPED, Reason.HOLDINGS_ONLY)
+    if row.export_tag == _TAGGED_HOLDINGS_ONLY:
+        return _SKIP_HOLDINGS_ONLY
     why_not = row.why_not
     if why_not:
         if kind == Kind.REPUBLISH_SET and row.ledger_status == DELETED:
             # A stale holding (reconciliation): the delete was sent, yet WorldCat still holds
             # the record. Republishing the set sends the delete again, with the numbers last
             # sent.
-            return Decision(Outcome.DELETED, why_not, status="d", ledger="D")
+            return Decision(_DELETED, why_not, status="d", ledger="D")
         if not row.published:
-            return Decision(Outcome.SKIPPED, why_not)
+            return Decision(_SKIPPED, why_not)
         if kind == Kind.BASELINE:
-            return Decision(Outcome.SKIPPED, Reason.BASELINE_DELETED, ledger="D")
-        return Decision(Outcome.DELETED, why_not, status="d", ledger="D")
+            return _SKIP_BASELINE_DELETED
+        return Decision(_DELETED, why_not, status="d", ledger="D")
     if kind == Kind.BASELINE:
-        return Decision(Outcome.SKIPPED, Reason.BASELINE, ledger="P")
+        return _SKIP_BASELINE
     if not row.published:
-        reason = Reason.REPUBLISH if kind == Kind.REPUBLISH_SET else Reason.NONE
-        return Decision(Outcome.NEW, reason, status="n", ledger="P")
+        return _SEND_NEW[kind == Kind.REPUBLISH_SET]
     if kind == Kind.INCREMENTAL and row.ledger_hash == row.content_hash:
-        return Decision(Outcome.UNCHANGED, Reason.UNCHANGED)
-    reason = Reason.REPUBLISH if kind == Kind.REPUBLISH_SET else Reason.NONE
-    return Decision(Outcome.CHANGED, reason, status="c", ledger="P")
+        return _UNCHANGED_DECISION
+    return _SEND_CHANGED[kind == Kind.REPUBLISH_SET]
