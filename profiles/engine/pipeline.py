@@ -6,6 +6,7 @@ import hashlib
 import logging
 import os
 import shutil
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -172,8 +173,8 @@ def _write(job: PublishingJob, *, clock: Callable, ahead: _SessionAhead | None =
 
     _set_stage(job, Stage.SELECTING, clock)
     queryset = candidates(job)
-    total = queryset.count()
-    _set_stage(job, Stage.WRITING, clock, progress_total=total, progress_done=0)
+    counting = _count_ahead(job, queryset)
+    _set_stage(job, Stage.WRITING, clock, progress_total=counting.total, progress_done=0)
 
     max_bytes = connection.max_file_size_bytes if connection is not None else None
     splitter = FileSplitter(job, directory, max_bytes, profile.records_per_file)
@@ -225,6 +226,7 @@ def _write(job: PublishingJob, *, clock: Callable, ahead: _SessionAhead | None =
             done += 1
             if done % CHUNK == 0:
                 _beat(job, done, clock)
+    counting.join()
     written = splitter.close()
     JobFile.objects.bulk_create(
         [
@@ -255,6 +257,50 @@ def _write(job: PublishingJob, *, clock: Callable, ahead: _SessionAhead | None =
     PublishingJob.objects.filter(pk=job.pk).update(**fields)
     for name, value in fields.items():
         setattr(job, name, value)
+
+
+class _Counted:
+    def __init__(self, total: int) -> None:
+        self.total = total
+
+    def join(self) -> None:
+        pass
+
+
+class _CountAhead:
+    """The candidates' count for the progress bar, made on a database connection of its own
+    while the rows stream: for a Full or Baseline it is a scan of the catalogue that the job
+    does not have to wait for (the bar shows the total a moment later). Only progress depends
+    on it, so a failure is logged, not raised."""
+
+    total = None
+
+    def __init__(self, job: PublishingJob, queryset) -> None:
+        self._thread = threading.Thread(
+            target=self._count, args=(job.pk, queryset), name=f"count-{job.pk}", daemon=True
+        )
+        self._thread.start()
+
+    def _count(self, job_id: int, queryset) -> None:
+        try:
+            total = queryset.count()
+            PublishingJob.objects.filter(pk=job_id).update(progress_total=total)
+        except Exception:
+            logger.exception("Counting the candidates of job %s failed", job_id)
+        finally:
+            db_connection.close()
+
+    def join(self) -> None:
+        self._thread.join()
+
+
+def _count_ahead(job: PublishingJob, queryset):
+    if db_connection.vendor == "postgresql" and job.kind in (
+        PublishingJob.Kind.FULL,
+        PublishingJob.Kind.BASELINE,
+    ):
+        return _CountAhead(job, queryset)
+    return _Counted(queryset.count())
 
 
 def _beat(job: PublishingJob, done: int, clock: Callable) -> None:

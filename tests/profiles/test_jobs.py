@@ -131,6 +131,8 @@ def test_files_are_split_by_record_cap_and_size_and_names_never_repeat(profile, 
     profile.save()
     first = run(profile, "full")
     assert [f.records for f in first.files.all()] == [2, 2, 1]
+    # The progress bar's total (counted beside the stream on PostgreSQL) is every candidate.
+    assert (first.progress_done, first.progress_total) == (5, 5)
     names = [f.name for f in first.files.all()]
     assert [n.rsplit(".", 2)[1] for n in names] == ["001", "002", "003"]
     assert all(n.startswith("1234567.ALMAD.") for n in names)
