@@ -205,7 +205,7 @@ def child_main(run: str) -> None:
     import pymarc  # noqa: F401
     from django.db import connection
 
-    import ftp.transfer  # noqa: F401
+    import ftp.transfer.sftp  # noqa: F401
     import profiles.engine.pipeline  # noqa: F401
     from profiles.engine import run_now
     from profiles.models import PublishingProfile

@@ -39,10 +39,25 @@ from .base import (
     passed,
 )
 from .plain_ftp import FtpTransfer
-from .sftp import SftpTransfer, fingerprint, load_private_key, private_key_problem
 
 if TYPE_CHECKING:
     from ftp.models import SftpConnection
+
+    from .sftp import fingerprint, load_private_key, private_key_problem
+
+# paramiko is imported when SFTP is first used, not when Django starts: importing it is a
+# large share of a process's start-up (the admin imports this package), and a cron
+# `manage.py publish` pays that start-up on every run.
+_SFTP_NAMES = ("SftpTransfer", "fingerprint", "load_private_key", "private_key_problem")
+
+
+def __getattr__(name: str):
+    if name in _SFTP_NAMES:
+        from . import sftp
+
+        return getattr(sftp, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "HostKey",
@@ -67,8 +82,11 @@ KEEPALIVE_S = 15
 
 
 def _transfer(connection: SftpConnection, sub_directory: str, timeout: float) -> Transfer:
-    cls = SftpTransfer if connection.server_secured else FtpTransfer
-    return cls(connection, sub_directory, timeout)
+    if connection.server_secured:
+        from .sftp import SftpTransfer
+
+        return SftpTransfer(connection, sub_directory, timeout)
+    return FtpTransfer(connection, sub_directory, timeout)
 
 
 def open_transfer(
@@ -135,6 +153,8 @@ def fetch_host_key(connection: SftpConnection, *, timeout: float = 15) -> HostKe
     """The server's host key, read from the SSH handshake without logging in."""
     if not connection.server_secured:
         raise TransferError("Plain FTP servers have no host key.", category=CONFIG, retryable=False)
+    from .sftp import SftpTransfer
+
     transfer = SftpTransfer(connection, "", timeout)
     try:
         transfer._connect()

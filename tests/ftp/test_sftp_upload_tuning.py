@@ -91,3 +91,19 @@ def test_openssh_s_write_limit_is_used_and_files_arrive_whole_around_its_boundar
 )
 def test_the_write_size_follows_the_server_s_limit_within_safe_bounds(advertised, used):
     assert write_request_bytes(advertised) == used
+
+
+def test_django_starts_without_importing_paramiko():
+    """A cron `manage.py publish` starts a process every run: paramiko (a large import) waits
+    until SFTP is used."""
+    import subprocess
+    import sys
+
+    code = (
+        "import django, sys; django.setup(); "
+        "import ftp.admin, ftp.actions, profiles.engine; "
+        "print('paramiko' in sys.modules)"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.stdout.strip() == "False", out.stderr
