@@ -106,9 +106,9 @@ class BackendMemory:
         return self.peak_kb / 1024 if self.available else None
 
 
-def _run_child(args: list[str], what: str, env: dict | None = None) -> tuple[str, float, float]:
-    """Run a child process; (stdout, wall seconds, peak RSS MB). Its log (stderr) is shown
-    only when it fails. ru_maxrss is in KiB on Linux."""
+def _run_child(args: list[str], what: str, env: dict | None = None) -> tuple:
+    """Run a child process; (stdout, wall seconds, peak RSS MB, CPU seconds). Its log (stderr)
+    is shown only when it fails. ru_maxrss is in KiB on Linux."""
     with tempfile.TemporaryFile() as log:
         started = time.perf_counter()
         proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=log)
@@ -121,7 +121,7 @@ def _run_child(args: list[str], what: str, env: dict | None = None) -> tuple[str
             log.seek(0)
             tail = log.read().decode(errors="replace")[-4000:]
             raise SystemExit(f"{what} failed (exit {proc.returncode}): {out}\n{tail}")
-    return out, wall, usage.ru_maxrss / 1024
+    return out, wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def run_job_in_child(profile_id: int, mode: str, db_name: str) -> dict:
@@ -129,12 +129,18 @@ def run_job_in_child(profile_id: int, mode: str, db_name: str) -> dict:
     in (`run_now`, as the `publish` command does): the job's time (in a warm process, as a
     long-running worker runs it), the wall time with start-up, peak memory of both sides."""
     with BackendMemory(db_name) as backends:
-        out, wall, rss = _run_child(
+        out, wall, rss, cpu = _run_child(
             [sys.executable, "-m", "bench.publish", "--run", f"{profile_id}:{mode}"],
             f"{mode} run of profile {profile_id}",
         )
     inner = json.loads(out.strip().splitlines()[-1])
-    return {**inner, "wall_s": wall, "peak_rss_mb": rss, "backend_mb": backends.peak_mb}
+    return {
+        **inner,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "peak_rss_mb": rss,
+        "backend_mb": backends.peak_mb,
+    }
 
 
 def run_command(profile_name: str, db_name: str) -> dict:
@@ -151,13 +157,14 @@ def run_command(profile_name: str, db_name: str) -> dict:
         env["PGPASSWORD"] = settings["PASSWORD"]
     with BackendMemory(db_name) as backends:
         command = ["manage.py", "publish", profile_name, "--mode", "incremental", "--json"]
-        out, wall, rss = _run_child([sys.executable, *command], "manage.py publish", env)
+        out, wall, rss, cpu = _run_child([sys.executable, *command], "manage.py publish", env)
     result = json.loads(out.strip().splitlines()[-1])
     if result["status"] != "succeeded":
         raise SystemExit(f"manage.py publish failed: {result['error']}")
     return {
         "engine_s": wall,
         "wall_s": wall,
+        "cpu_s": cpu,
         "counts": result["counts"],
         "files": len(result["files"]),
         "bytes": sum(f["bytes"] for f in result["files"]),
@@ -425,7 +432,11 @@ def report(args, rows, loads, full, floors, worker_rounds, command_rounds, days,
             "Full: records sent",
             f"{full_records:,} in {full['files']} file(s), {full['bytes']:,} bytes",
         ),
-        ("Full: time", f"{full_s:.2f} s ({full['wall_s']:.2f} s with process start-up)"),
+        (
+            "Full: time",
+            f"{full_s:.2f} s ({full['wall_s']:.2f} s with process start-up; "
+            f"the process's CPU {full['cpu_s']:.2f} s)",
+        ),
         ("Full: where the time went", _phase_text(full)),
         ("Full: peak RSS (job process)", f"{full['peak_rss_mb']:.0f} MB"),
         ("Full: peak PostgreSQL backend private", _mb(full["backend_mb"])),
@@ -461,7 +472,9 @@ def report(args, rows, loads, full, floors, worker_rounds, command_rounds, days,
         ("Incremental: where the time went", _phase_text(incremental)),
         (
             "Incremental as manage.py publish",
-            f"{cmd_s:.2f} s median of " + ", ".join(f"{r['wall_s']:.2f}" for r in command_rounds),
+            f"{cmd_s:.2f} s median of "
+            + ", ".join(f"{r['wall_s']:.2f}" for r in command_rounds)
+            + f" (the process's CPU {command['cpu_s']:.2f} s)",
         ),
         (
             "Incremental peak RSS (worker, command)",
@@ -485,6 +498,7 @@ def report(args, rows, loads, full, floors, worker_rounds, command_rounds, days,
                 "records": args.records,
                 "changed_percent": args.changed,
                 "full_s": round(full_s, 3),
+                "full_cpu_s": round(full["cpu_s"], 3),
                 "full_records": full_records,
                 "full_bytes": full["bytes"],
                 "floor_s": round(floor_s, 3),
