@@ -40,8 +40,10 @@ MAX_FIELD_LENGTH = 9_999
 STATUSES = frozenset("ncd")
 _SUBFIELD = b"\x1f"
 # An $a that could be an OCLC number; the record needs 035 work unless each is canonical.
-_OCLC_SUBFIELD = re.compile(rb"\x1fa(\s*\(ocolc\)[^\x1e\x1f]*)", re.IGNORECASE)
-_CANONICAL = re.compile(rb"\(OCoLC\)[1-9][0-9]*\Z")
+# The record needs 035 work when a subfield a (either case) holds an OCLC-number-looking value,
+# "(ocolc)" in any case after optional spaces, that is not exactly "(OCoLC)<number without
+# leading zeros>" up to the next delimiter: one search, no loop over the matches.
+_NEEDS_WORK = re.compile(rb"\x1f[aA](?!\(OCoLC\)[1-9][0-9]*(?:[\x1e\x1f]|\Z))\s*\((?i:ocolc)\)")
 # A directory entry: tag, field length, offset.
 _ENTRY = re.compile(rb"(...)(....)(.....)", re.DOTALL)
 
@@ -83,7 +85,7 @@ def _publish_bytes(data: bytes, status: str, oclc_numbers: Sequence[str] | None)
 
 
 def _needs_035_work(data: bytes) -> bool:
-    return any(not _CANONICAL.match(m.group(1)) for m in _OCLC_SUBFIELD.finditer(data))
+    return _NEEDS_WORK.search(data) is not None
 
 
 def _check(data: bytes) -> bytes:

@@ -24,7 +24,7 @@ from ..models import FailureCategory, JobFile, JobRecord, PublishingJob
 from .commit import CommitAhead, commit_job
 from .marcout import OutputError, publish_bytes
 from .selection import candidates, decide, iter_rows, streamed
-from .writer import NULL, STAGE_FILE, FileSplitter, escape, job_directory
+from .writer import NULL, STAGE_FILE, WRITE_BUFFER, FileSplitter, escape, job_directory
 
 logger = logging.getLogger("profiles.engine")
 
@@ -182,7 +182,7 @@ def _write(job: PublishingJob, *, clock: Callable, ahead: _SessionAhead | None =
     done = 0
     # closing(splitter): a failure while writing (a full disk) must not leak the open file.
     with (
-        open(directory / STAGE_FILE, "w", encoding="utf-8") as stage,
+        open(directory / STAGE_FILE, "w", encoding="utf-8", buffering=WRITE_BUFFER) as stage,
         streamed(queryset, chunk_size=CHUNK) as values,
         closing(splitter),
     ):
