@@ -269,9 +269,9 @@ class _Counted:
 
 class _CountAhead:
     """The candidates' count for the progress bar, made on a database connection of its own
-    while the rows stream: for a Full or Baseline it is a scan of the catalogue that the job
-    does not have to wait for (the bar shows the total a moment later). Only progress depends
-    on it, so a failure is logged, not raised."""
+    while the rows stream: the same scan and join as the selection (the whole catalogue for a
+    Full), which the job does not have to wait for; the bar shows the total a moment later.
+    Only progress depends on it, so a failure is logged, not raised."""
 
     total = None
 
@@ -295,10 +295,7 @@ class _CountAhead:
 
 
 def _count_ahead(job: PublishingJob, queryset):
-    if db_connection.vendor == "postgresql" and job.kind in (
-        PublishingJob.Kind.FULL,
-        PublishingJob.Kind.BASELINE,
-    ):
+    if db_connection.vendor == "postgresql":
         return _CountAhead(job, queryset)
     return _Counted(queryset.count())
 
