@@ -13,6 +13,7 @@ from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC
+from itertools import chain
 
 from django.db import connection as db_connection
 from django.utils import timezone
@@ -171,10 +172,9 @@ def _write(job: PublishingJob, *, clock: Callable, ahead: _SessionAhead | None =
         job.run_stamp = (job.started_at or clock()).astimezone(UTC).strftime("%Y%m%dT%H%M%S")
         job.save(update_fields=["run_stamp"])
 
-    _set_stage(job, Stage.SELECTING, clock)
+    _set_stage(job, Stage.SELECTING, clock, progress_total=None, progress_done=0)
     queryset = candidates(job)
     counting = _count_ahead(job, queryset)
-    _set_stage(job, Stage.WRITING, clock, progress_total=counting.total, progress_done=0)
 
     max_bytes = connection.max_file_size_bytes if connection is not None else None
     splitter = FileSplitter(job, directory, max_bytes, profile.records_per_file)
@@ -186,8 +186,12 @@ def _write(job: PublishingJob, *, clock: Callable, ahead: _SessionAhead | None =
         streamed(queryset, chunk_size=CHUNK) as values,
         closing(splitter),
     ):
+        rows = iter_rows(values)
+        # Selecting lasts until the database has produced the first candidate (or none).
+        first = next(rows, None)
+        _set_stage(job, Stage.WRITING, clock, **counting.stage_fields())
         kind, add, write_stage = job.kind, splitter.add, stage.write
-        for row in iter_rows(values):
+        for row in chain((first,), rows) if first is not None else ():
             outcome, reason, status, ledger = decide(kind, row)
             detail, sequence, oclc = "", NULL, row.oclc_numbers
             if status:
@@ -263,6 +267,9 @@ class _Counted:
     def __init__(self, total: int) -> None:
         self.total = total
 
+    def stage_fields(self) -> dict:
+        return {"progress_total": self.total}
+
     def join(self) -> None:
         pass
 
@@ -272,8 +279,6 @@ class _CountAhead:
     while the rows stream: the same scan and join as the selection (the whole catalogue for a
     Full), which the job does not have to wait for; the bar shows the total a moment later.
     Only progress depends on it, so a failure is logged, not raised."""
-
-    total = None
 
     def __init__(self, job: PublishingJob, queryset) -> None:
         self._thread = threading.Thread(
@@ -289,6 +294,9 @@ class _CountAhead:
             logger.exception("Counting the candidates of job %s failed", job_id)
         finally:
             db_connection.close()
+
+    def stage_fields(self) -> dict:
+        return {}  # the thread writes the total itself, whenever it has it
 
     def join(self) -> None:
         self._thread.join()
