@@ -295,6 +295,10 @@ if OCLC_FILEX_QUOTA_BYTES < 1 or OCLC_FILEX_QUOTA_FILES < 1:
     raise ImproperlyConfigured(
         "OCLC_FILEX_QUOTA_BYTES and OCLC_FILEX_QUOTA_FILES must be 1 or more"
     )
+# The emulated OCLC token server: how long an access token lasts (OCLC's: 1199 seconds).
+OCLC_API_TOKEN_SECONDS = env.int("OCLC_API_TOKEN_SECONDS", default=1199)
+# WorldCat Metadata API client: seconds to wait for OCLC (connect and read).
+WORLDCAT_API_TIMEOUT = env.float("WORLDCAT_API_TIMEOUT", default=60.0)
 
 LOGGING = {
     "version": 1,
@@ -310,6 +314,9 @@ LOGGING = {
         # paramiko logs every packet at DEBUG; keep it quiet unless asked.
         "paramiko": {"level": "WARNING"},
         "asyncssh": {"level": "WARNING"},
+        # httpx logs every request URL at INFO; the WorldCat client logs what matters itself.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }
 

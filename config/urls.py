@@ -14,6 +14,8 @@ urlpatterns = [
     path("ftp/", include("ftp.urls")),
     path("publishing/", include("profiles.urls")),
     path("datasync/", include("datasync.urls")),
+    # The emulated OCLC APIs (token server and WorldCat Metadata API), as OCLC serves them.
+    path("oclc/", include("datasync.worldcat_api.urls")),
     path("audit/", include("audit.urls")),
     path("admin/", admin.site.urls),
 ]

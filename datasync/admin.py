@@ -437,3 +437,7 @@ class HoldingAdmin(ReadOnlyMixin, BigTableAdmin):
         if term and not term.isdigit():
             return queryset.filter(local_system_number=term), False
         return super().get_search_results(request, queryset, search_term)
+
+
+# The emulated Metadata API's WSKeys and local data.
+from .worldcat_api import admin as _worldcat_api_admin  # noqa: E402,F401

@@ -22,6 +22,7 @@ from .intake import (
     make_default_collection,
 )
 from .models import (
+    ApiKey,
     Collection,
     CollectionComment,
     CollectionContact,
@@ -33,6 +34,7 @@ from .models import (
 DEMO_SYMBOL = "ALMAD"
 DEMO_USERNAME = "fx_almad"
 DEMO_COLLECTION = "Published from Alma"
+DEMO_API_KEY_NAME = "Alma holdings (WorldCat Metadata API)"
 
 # Real OCLC numbers of the UVA and demo records in the shared MARC samples, so a demo catalogue
 # built from them matches; 123207537 shows a merged number (it lives on as 10699336).
@@ -64,6 +66,20 @@ def _read_previous(path: Path) -> dict:
         return json.loads(path.read_text())
     except (FileNotFoundError, ValueError):
         return {}
+
+
+def _demo_api_key(institution: Institution, previous: dict) -> tuple[ApiKey, str, bool]:
+    """The demo WSKey of the institution, with the secret from the last run while it still fits."""
+    key = ApiKey.objects.filter(institution=institution, name=DEMO_API_KEY_NAME).first()
+    secret = previous.get("api_secret", "")
+    if key is not None and secret and key.check_secret(secret) and key.is_active:
+        return key, secret, False
+    key = key or ApiKey(institution=institution, name=DEMO_API_KEY_NAME)
+    secret = secrets.token_urlsafe(24)
+    key.set_secret(secret)
+    key.is_active = True
+    key.save()
+    return key, secret, True
 
 
 @transaction.atomic
@@ -122,6 +138,7 @@ def setup_demo_oclc() -> DemoSetup:
             oclc_number=old, defaults={"merged_into": WorldCatRecord.objects.get(oclc_number=new)}
         )
 
+    api_key, api_secret, created_secret = _demo_api_key(institution, _read_previous(path))
     ensure_account_home(DEMO_USERNAME)
     key = load_or_create_host_key(Path(settings.OCLC_FILEX_ROOT))
     settings_for_alma = {
@@ -134,6 +151,9 @@ def setup_demo_oclc() -> DemoSetup:
         "sub_directory": BIB_DIRECTORY,
         "reports_directory": REPORTS_DIRECTORY,
         "host_key_fingerprint": key.get_fingerprint("sha256"),
+        # The emulated WorldCat Metadata API, served by the web application under /oclc/.
+        "api_key": api_key.client_id,
+        "api_secret": api_secret,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".json.part")

@@ -432,3 +432,7 @@ class Holding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.institution.symbol} holds {self.record.oclc_number}"
+
+
+# The emulated Metadata API's tables live beside the module that serves them.
+from .worldcat_api.models import ApiKey, ApiToken, LocalData  # noqa: E402,F401
