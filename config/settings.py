@@ -299,6 +299,8 @@ if OCLC_FILEX_QUOTA_BYTES < 1 or OCLC_FILEX_QUOTA_FILES < 1:
 OCLC_API_TOKEN_SECONDS = env.int("OCLC_API_TOKEN_SECONDS", default=1199)
 # WorldCat Metadata API client: seconds to wait for OCLC (connect and read).
 WORLDCAT_API_TIMEOUT = env.float("WORLDCAT_API_TIMEOUT", default=60.0)
+# True: the client refuses any API address beyond this machine (the test suite sets it).
+WORLDCAT_API_LOCAL_ONLY = env.bool("WORLDCAT_API_LOCAL_ONLY", default=False)
 
 LOGGING = {
     "version": 1,
@@ -314,9 +316,9 @@ LOGGING = {
         # paramiko logs every packet at DEBUG; keep it quiet unless asked.
         "paramiko": {"level": "WARNING"},
         "asyncssh": {"level": "WARNING"},
-        # httpx logs every request URL at INFO; the WorldCat client logs what matters itself.
-        "httpx": {"level": "WARNING"},
-        "httpcore": {"level": "WARNING"},
+        # httpx2 logs every request URL at INFO; the WorldCat client logs what matters itself.
+        "httpx2": {"level": "WARNING"},
+        "httpcore2": {"level": "WARNING"},
     },
 }
 

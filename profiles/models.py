@@ -597,3 +597,7 @@ class ProcessedReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.profile_id})"
+
+
+# A profile's WorldCat Metadata API section lives with the client that uses it.
+from .worldcat.models import WorldCatApi  # noqa: E402,F401

@@ -23,6 +23,8 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
 os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
+# Tests never reach beyond 127.0.0.1: the WorldCat API client refuses any other address.
+os.environ.setdefault("WORLDCAT_API_LOCAL_ONLY", "true")
 
 from config.settings import *  # noqa: E402,F401,F403
 

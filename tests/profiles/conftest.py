@@ -151,3 +151,56 @@ def make_profile(db, publish_dir):
 @pytest.fixture
 def profile(make_profile, sftp_connection) -> PublishingProfile:
     return make_profile(sftp_connection)
+
+
+# --- the emulated WorldCat Metadata API ----------------------------------------------------------
+
+API_SECRET = "wskey-secret-for-tests-9f"
+
+
+@dataclass
+class OclcApi:
+    """The emulated OCLC API as a profile reaches it: addresses, WSKey and secret."""
+
+    base_url: str
+    token_url: str
+    key: object
+    secret: str = API_SECRET
+
+    @property
+    def institution(self):
+        return self.key.institution
+
+    def attach(self, profile: PublishingProfile):
+        from profiles.models import WorldCatApi
+
+        api, _ = WorldCatApi.objects.update_or_create(
+            profile=profile,
+            defaults={
+                "base_url": self.base_url,
+                "token_url": self.token_url,
+                "wskey": self.key.client_id,
+                "secret": self.secret,
+            },
+        )
+        return api
+
+
+def make_oclc_api(root_url: str, symbol: str = "ALMAD") -> OclcApi:
+    from datasync.models import ApiKey, Institution
+
+    institution, _ = Institution.objects.get_or_create(symbol=symbol, defaults={"name": symbol})
+    key = ApiKey(institution=institution, name="tests")
+    key.set_secret(API_SECRET)
+    key.save()
+    return OclcApi(f"{root_url}/oclc/worldcat", f"{root_url}/oclc/oauth/token", key)
+
+
+@pytest.fixture
+def oclc_api(live_server) -> OclcApi:
+    """The emulated API served over real HTTP by Django's live server on 127.0.0.1."""
+    from profiles.worldcat.client import forget_tokens
+
+    forget_tokens()
+    yield make_oclc_api(live_server.url)
+    forget_tokens()
