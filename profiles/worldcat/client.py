@@ -146,7 +146,7 @@ class WorldCatClient:
         self._http = OAuth2Client(
             client_id=wskey,
             client_secret=secret,
-            token_endpoint_auth_method="client_secret_basic",
+            token_endpoint_auth_method="client_secret_basic",  # noqa: S106 (a method name)
             scope=scope,
             token_endpoint=token_url,
             grant_type="client_credentials",

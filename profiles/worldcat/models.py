@@ -14,7 +14,7 @@ from django.db import models
 from ftp.fields import EncryptedTextField
 
 OCLC_BASE_URL = "https://metadata.api.oclc.org/worldcat"
-OCLC_TOKEN_URL = "https://oauth.oclc.org/token"
+OCLC_TOKEN_URL = "https://oauth.oclc.org/token"  # noqa: S105 (an address)
 LOCAL_NAMES = {"localhost", "localhost.localdomain"}
 
 
