@@ -22,6 +22,7 @@ from . import scheduling
 from .engine import JobRefused, find_orphans, job_to_retry_first, republish_set, run_now
 from .forms import STATUS_WORDS, FetchReportsForm, PublishingProfileForm, RepublishForm
 from .models import PublishingJob, PublishingProfile
+from .worldcat.admin import WorldCatApiInline, save_api_formset
 from .xref import XrefError, fetch_reports
 
 HOLDINGS_ONLY_NOTE = (
@@ -47,6 +48,7 @@ class PublishingProfileAdmin(admin.ModelAdmin):
     list_filter = ["status", "publishing_mode", "scheduling"]
     search_fields = ["name", "oclc_symbol", "collection_id"]
     show_full_result_count = False
+    inlines = [WorldCatApiInline]
     fieldsets = [
         (
             "Profile Details",
@@ -129,6 +131,12 @@ class PublishingProfileAdmin(admin.ModelAdmin):
             },
         )
 
+    def save_formset(self, request, form, formset, change):
+        if formset.model is WorldCatApiInline.model:
+            save_api_formset(request, formset)
+        else:
+            super().save_formset(request, form, formset, change)
+
     # --- the profile page --------------------------------------------------------------------
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -149,6 +157,7 @@ class PublishingProfileAdmin(admin.ModelAdmin):
             "retry_first": job_to_retry_first(profile),
             "jobs_url": reverse("profiles:jobs") + f"?profile={profile.pk}",
             "reconciliation_url": reverse("profiles:reconciliation", args=[profile.pk]),
+            "worldcat_api": WorldCatApiInline.model.objects.filter(profile=profile).first(),
         }
 
     def get_urls(self):

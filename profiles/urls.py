@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from . import views
+from .worldcat import views as worldcat
 
 app_name = "profiles"
 
@@ -20,4 +21,6 @@ urlpatterns = [
     ),
     path("jobs/<int:pk>/retry/", views.job_retry, name="job_retry"),
     path("profiles/<int:pk>/reconciliation/", views.reconciliation, name="reconciliation"),
+    path("profiles/<int:pk>/worldcat/test/", worldcat.worldcat_test, name="worldcat_test"),
+    path("profiles/<int:pk>/worldcat/confirm/", worldcat.worldcat_confirm, name="worldcat_confirm"),
 ]
