@@ -295,6 +295,9 @@ if OCLC_FILEX_QUOTA_BYTES < 1 or OCLC_FILEX_QUOTA_FILES < 1:
     raise ImproperlyConfigured(
         "OCLC_FILEX_QUOTA_BYTES and OCLC_FILEX_QUOTA_FILES must be 1 or more"
     )
+# Where this application serves the emulated OCLC APIs (token server, Metadata API): the demo
+# profile's WorldCat Metadata API section points here.
+OCLC_API_ROOT = env.str("OCLC_API_ROOT", default="http://127.0.0.1:8000/oclc")
 # The emulated OCLC token server: how long an access token lasts (OCLC's: 1199 seconds).
 OCLC_API_TOKEN_SECONDS = env.int("OCLC_API_TOKEN_SECONDS", default=1199)
 # WorldCat Metadata API client: seconds to wait for OCLC (connect and read).

@@ -87,6 +87,13 @@ class InstitutionAdmin(admin.ModelAdmin):
     list_display = ["symbol", "name", "file_symbol", "created_at"]
     search_fields = ["symbol", "name"]
     inlines = [FilexAccountInline]
+    actions = ["download_holdings_export"]
+
+    @admin.action(description="Download the WorldCat holdings export (MARC, Collection Manager)")
+    def download_holdings_export(self, request, queryset):
+        from .worldcat_api.export import holdings_export_response
+
+        return holdings_export_response(request, queryset)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

@@ -152,6 +152,7 @@ def setup_demo_oclc() -> DemoSetup:
         "reports_directory": REPORTS_DIRECTORY,
         "host_key_fingerprint": key.get_fingerprint("sha256"),
         # The emulated WorldCat Metadata API, served by the web application under /oclc/.
+        "api_root": settings.OCLC_API_ROOT.rstrip("/"),
         "api_key": api_key.client_id,
         "api_secret": api_secret,
     }

@@ -7,8 +7,9 @@ a file of the same institution never change its holdings at once.
 OCLC's rules, as the Metadata API 2.0 documents them:
 - a merged number (now in a 019 of another record) is resolved to the record it lives on; the
   answer names both the requested and the current number;
-- a number WorldCat does not know is "not found" (a Staging record's provisional number is not a
-  WorldCat number);
+- a number WorldCat does not know is "not found". A Staging record's provisional number is
+  answered like any other, because Data Sync files sent with it set holdings on it too (the
+  emulated WorldCat keeps one rule for files and API);
 - setting a holding already set, or unsetting one already unset, changes nothing and says so;
 - an unset deletes the institution's LBDs and LHRs on the record (cascade, the default), or,
   without cascade, is refused while any are attached.
@@ -59,12 +60,7 @@ def current_records(numbers: list[int]) -> dict[int, WorldCatRecord]:
     found = WorldCatRecord.objects.filter(oclc_number__in=set(numbers)).select_related(
         "merged_into"
     )
-    out = {}
-    for record in found:
-        survivor = record.surviving()
-        if not survivor.is_staging:
-            out[record.oclc_number] = survivor
-    return out
+    return {record.oclc_number: record.surviving() for record in found}
 
 
 def current_holdings(
@@ -141,3 +137,47 @@ def unset_holding(
             + (f", with {deleted_local} local data record(s)" if deleted_local else ""),
         )
     return HoldingChange(number, record.oclc_number, True, UNSET_DONE, "Unset Holdings")
+
+
+def oclc_control_number(number: int) -> str:
+    """OCLC's 001: ocm + 8 digits, ocn + 9 digits, on + 10 or more (by the number's size)."""
+    if number < 100_000_000:
+        return f"ocm{number:08d}"
+    if number < 1_000_000_000:
+        return f"ocn{number}"
+    return f"on{number}"
+
+
+def write_holdings_export(institution: Institution, stream, *, chunk: int = 2000) -> int:
+    """Collection Manager's export of the institution's WorldCat holdings (a query collection
+    "li:<symbol>" with MARC record delivery): one MARC 21 record per holding, 001 the OCLC
+    control number, 003 OCoLC, 035 $a (OCoLC)N, 245 the title. Streams; returns the count."""
+    import pymarc
+
+    count = 0
+    rows = (
+        Holding.objects.filter(institution=institution)
+        .order_by("record__oclc_number")
+        .values_list("record__oclc_number", "record__title")
+    )
+    for number, title in rows.iterator(chunk_size=chunk):
+        record = pymarc.Record(force_utf8=True, leader="00000nam a2200000 a 4500")
+        record.add_field(pymarc.Field(tag="001", data=oclc_control_number(number)))
+        record.add_field(pymarc.Field(tag="003", data="OCoLC"))
+        record.add_field(
+            pymarc.Field(
+                tag="035",
+                indicators=pymarc.Indicators(" ", " "),
+                subfields=[pymarc.Subfield("a", f"(OCoLC){number}")],
+            )
+        )
+        record.add_field(
+            pymarc.Field(
+                tag="245",
+                indicators=pymarc.Indicators("0", "0"),
+                subfields=[pymarc.Subfield("a", title or f"OCLC record {number}")],
+            )
+        )
+        stream.write(record.as_marc())
+        count += 1
+    return count

@@ -600,4 +600,8 @@ class ProcessedReport(models.Model):
 
 
 # A profile's WorldCat Metadata API section lives with the client that uses it.
-from .worldcat.models import WorldCatApi  # noqa: E402,F401
+from .worldcat.models import (  # noqa: E402,F401
+    ReconciliationDifference,
+    ReconciliationRun,
+    WorldCatApi,
+)

@@ -20,7 +20,12 @@ urlpatterns = [
         name="job_file_download",
     ),
     path("jobs/<int:pk>/retry/", views.job_retry, name="job_retry"),
-    path("profiles/<int:pk>/reconciliation/", views.reconciliation, name="reconciliation"),
+    path("profiles/<int:pk>/reconciliation/", worldcat.reconciliation, name="reconciliation"),
+    path(
+        "reconciliations/<int:pk>/progress.json",
+        worldcat.reconciliation_progress,
+        name="reconciliation_progress",
+    ),
     path("profiles/<int:pk>/worldcat/test/", worldcat.worldcat_test, name="worldcat_test"),
     path("profiles/<int:pk>/worldcat/confirm/", worldcat.worldcat_confirm, name="worldcat_confirm"),
 ]

@@ -1,6 +1,7 @@
-"""Job history (Alma's Monitor Jobs for publishing) and the reconciliation page.
+"""Job history (Alma's Monitor Jobs for publishing); the reconciliation page is in
+profiles.worldcat.views.
 
-Read-only except for Retry (a failed job) and the reconciliation's "Republish these". Looking at
+Read-only except for Retry (a failed job). Looking at
 a running job asks whether its worker is alive (jobs.liveness): one that has died is marked
 failed there and then, so the page never shows a dead job as running. Every page needs the
 profiles view permission; actions need the change permission. Lists never COUNT(*) a big table:
@@ -16,7 +17,6 @@ from pathlib import Path
 
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import FileResponse, Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -29,8 +29,7 @@ from jobs.models import COMPLETED_STATUSES
 from .engine import JobRefused, find_orphans, retry
 from .engine.writer import job_directory
 from .forms import STATUS_WORDS, JobFilterForm, OutcomeFilterForm
-from .models import JobFile, JobRecord, PublishingJob, PublishingProfile
-from .reconcile import KIND_LABELS, reconcile, republish_differences
+from .models import JobFile, JobRecord, PublishingJob
 
 JOBS_PER_PAGE = 50
 OUTCOMES_PER_PAGE = 50
@@ -347,39 +346,3 @@ def job_retry(request, pk: int):
     else:
         messages.success(request, f"Job {job.pk} queued again: it resends the files it wrote.")
     return redirect("profiles:job", pk=job.pk)
-
-
-# --- reconciliation -------------------------------------------------------------------------
-
-
-@needs(VIEW_PROFILE)
-def reconciliation(request, pk: int):
-    profile = get_object_or_404(PublishingProfile, pk=pk)
-    if request.method == "POST":
-        if not request.user.has_perm(CHANGE_PROFILE):
-            raise PermissionDenied("You may view, not change, publishing profiles.")
-        try:
-            run = republish_differences(profile, actor=request.user)
-        except JobRefused as exc:
-            messages.error(request, str(exc))
-            return redirect("profiles:reconciliation", pk=profile.pk)
-        if run.retry is not None:
-            messages.warning(request, run.message + " Its progress shows below.")
-            return redirect("profiles:job", pk=run.retry.pk)
-        messages.success(
-            request,
-            f"Republish set job {run.job.pk} requested for the records whose holdings differ.",
-        )
-        return redirect("profiles:job", pk=run.job.pk)
-    result = reconcile(profile)
-    return render_page(
-        request,
-        "profiles/reconciliation.html",
-        {
-            "title": f"Reconciliation: {profile}",
-            "profile": profile,
-            "result": result,
-            "kinds": [(k, label, result.counts[k]) for k, label in KIND_LABELS.items()],
-            "can_republish": request.user.has_perm(CHANGE_PROFILE) and result.republishable(),
-        },
-    )

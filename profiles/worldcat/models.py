@@ -102,3 +102,106 @@ class WorldCatApi(models.Model):
     @property
     def is_usable(self) -> bool:
         return bool(self.base_url and self.token_url and self.wskey and self.secret)
+
+
+class ReconciliationRun(models.Model):
+    """One reconciliation of a profile's ledger against WorldCat, run in the background through
+    the Metadata API; its differences are rows of ReconciliationDifference."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Completed successfully"
+        FAILED = "failed", "Failed"
+
+    profile = models.ForeignKey(
+        "profiles.PublishingProfile", on_delete=models.CASCADE, related_name="reconciliations"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # The WorldCat holdings export from Collection Manager, if one was given (deleted after use).
+    export_path = models.CharField(max_length=1000, blank=True)
+    export_name = models.CharField(max_length=255, blank=True)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(null=True, blank=True)
+    published = models.PositiveIntegerField(default=0)
+    deleted = models.PositiveIntegerField(default=0)
+    without_number = models.PositiveIntegerField(default=0)
+    holdings = models.PositiveIntegerField(
+        "holdings in the export", null=True, blank=True, help_text="None: no export was given."
+    )
+    count_missing = models.PositiveIntegerField(default=0)
+    count_stale = models.PositiveIntegerField(default=0)
+    count_unknown = models.PositiveIntegerField(default=0)
+    api_requests = models.PositiveIntegerField(default=0)
+    api_waits = models.PositiveIntegerField("waits after 429/503", default=0)
+    failure_category = models.CharField(max_length=20, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "reconciliation run"
+        constraints = [
+            # One reconciliation at a time per profile.
+            models.UniqueConstraint(
+                fields=["profile"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="one_active_reconciliation_per_profile",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Reconciliation {self.pk} of {self.profile}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def total(self) -> int:
+        return self.count_missing + self.count_stale + self.count_unknown
+
+    @property
+    def unknown_available(self) -> bool:
+        return self.holdings is not None
+
+    @property
+    def progress_percent(self) -> int | None:
+        if not self.progress_total:
+            return 100 if self.is_finished else None
+        return min(100, int(100 * self.progress_done / self.progress_total))
+
+
+class ReconciliationDifference(models.Model):
+    class Kind(models.TextChoices):
+        MISSING = "missing", "Missing holding"
+        STALE = "stale", "Stale holding"
+        UNKNOWN = "unknown", "Unknown to the ledger"
+
+    run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE, related_name="differences")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    oclc_number = models.BigIntegerField(null=True, blank=True)
+    current_number = models.BigIntegerField(null=True, blank=True)
+    bib_id = models.BigIntegerField(null=True, blank=True)
+    mms_id = models.BigIntegerField(null=True, blank=True)
+    title = models.CharField(max_length=500, blank=True)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["run", "id"]
+        indexes = [
+            # Reconciliation page and Republish these: a run's differences in order, by kind.
+            models.Index(fields=["run", "kind", "id"], name="recon_diff_run_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.oclc_number}"
+
+    @property
+    def label(self) -> str:
+        return self.get_kind_display()

@@ -3,18 +3,24 @@ holdings set or unset now, and reconciliation runs. Thin: each calls one functio
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
+from ..engine.jobs import JobRefused
 from ..models import PublishingProfile
-from ..views import CHANGE_PROFILE, needs, render_page
+from ..reconcile import republish_differences
+from ..views import CHANGE_PROFILE, VIEW_PROFILE, needs, render_page
 from .connection import confirm_production, test_connection
-from .models import WorldCatApi
+from .models import ReconciliationDifference, ReconciliationRun, WorldCatApi
+from .runs import ReconciliationRefused, request_reconciliation
+
+DIFFERENCES_SHOWN = 500
 
 
 def _api(pk: int) -> WorldCatApi:
@@ -90,4 +96,115 @@ def worldcat_confirm(request, pk: int):
         "profiles/worldcat_confirm.html",
         f"Use OCLC's real WorldCat? {api.profile}",
         next=next_url,
+    )
+
+
+# --- reconciliation ------------------------------------------------------------------------------
+
+
+class ReconcileForm(forms.Form):
+    export = forms.FileField(
+        label="WorldCat holdings export (optional)",
+        required=False,
+        help_text="Every OCLC number your institution holds, from Collection Manager (a query "
+        "collection “li:<your symbol>” with MARC delivery, or a list with one number a line). "
+        "Without it, holdings unknown to the ledger cannot be looked for.",
+    )
+
+
+def _run_context(run: ReconciliationRun | None) -> dict:
+    if run is None:
+        return {}
+    kinds = [
+        (ReconciliationDifference.Kind.MISSING.label, run.count_missing),
+        (ReconciliationDifference.Kind.STALE.label, run.count_stale),
+        (ReconciliationDifference.Kind.UNKNOWN.label, run.count_unknown),
+    ]
+    return {
+        "run": run,
+        "kinds": kinds,
+        "differences": list(run.differences.order_by("id")[:DIFFERENCES_SHOWN]),
+        "shown": DIFFERENCES_SHOWN,
+    }
+
+
+@needs(VIEW_PROFILE)
+@require_http_methods(["GET", "POST"])
+def reconciliation(request, pk: int):
+    profile = get_object_or_404(PublishingProfile, pk=pk)
+    api = WorldCatApi.objects.filter(profile=profile).first()
+    latest = profile.reconciliations.first()
+    form = (
+        ReconcileForm(request.POST, request.FILES) if request.method == "POST" else ReconcileForm()
+    )
+    if request.method == "POST":
+        if not request.user.has_perm(CHANGE_PROFILE):
+            raise PermissionDenied("You may view, not change, publishing profiles.")
+        if api is not None:
+            gate = production_gate(request, api)
+            if gate:
+                return gate
+        if request.POST.get("action") == "republish":
+            return _republish(request, profile, latest)
+        if form.is_valid():
+            try:
+                request_reconciliation(
+                    profile, actor=request.user, export=form.cleaned_data["export"]
+                )
+            except ReconciliationRefused as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(request, "Reconciliation queued: its progress shows below.")
+            return redirect("profiles:reconciliation", pk=profile.pk)
+    context = _run_context(latest)
+    can_change = request.user.has_perm(CHANGE_PROFILE)
+    return render_page(
+        request,
+        "profiles/reconciliation.html",
+        {
+            "title": f"Reconciliation: {profile}",
+            "profile": profile,
+            "api": api,
+            "form": form,
+            "can_change": can_change,
+            "can_republish": can_change
+            and latest is not None
+            and latest.status == ReconciliationRun.Status.SUCCEEDED
+            and latest.differences.exclude(bib_id=None).exists(),
+            **context,
+        },
+    )
+
+
+def _republish(request, profile, latest: ReconciliationRun | None):
+    if latest is None or latest.status != ReconciliationRun.Status.SUCCEEDED:
+        messages.error(request, "Run a reconciliation first: there is nothing to republish yet.")
+        return redirect("profiles:reconciliation", pk=profile.pk)
+    try:
+        run = republish_differences(profile, reconciliation=latest, actor=request.user)
+    except JobRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("profiles:reconciliation", pk=profile.pk)
+    if run.retry is not None:
+        messages.warning(request, run.message + " Its progress shows below.")
+        return redirect("profiles:job", pk=run.retry.pk)
+    messages.success(
+        request,
+        f"Republish set job {run.job.pk} requested for the records whose holdings differ.",
+    )
+    return redirect("profiles:job", pk=run.job.pk)
+
+
+@needs(VIEW_PROFILE)
+def reconciliation_progress(request, pk: int):
+    run = get_object_or_404(ReconciliationRun, pk=pk)
+    return JsonResponse(
+        {
+            "status": run.status,
+            "status_word": run.get_status_display(),
+            "done": run.progress_done,
+            "total": run.progress_total,
+            "percent": run.progress_percent,
+            "finished": run.is_finished,
+        }
     )

@@ -45,7 +45,8 @@ def auth(client, wskey) -> dict:
 
 @pytest.fixture
 def worldcat(institution):
-    """101 held, 102 not held, 201 merged into 202 (held), 8000000001 a Staging record."""
+    """101 held, 102 not held, 201 merged into 202 (held), 8000000001 a Staging record (answered
+    like any record: files sent with a provisional number set holdings on it too)."""
     held = WorldCatRecord.objects.create(oclc_number=101, title="Held")
     WorldCatRecord.objects.create(oclc_number=102, title="Not held")
     survivor = WorldCatRecord.objects.create(oclc_number=202, title="Survivor")
@@ -119,7 +120,7 @@ def test_current_holdings_follow_merges_and_say_null_for_unknown_numbers(client,
              "institutionSymbol": "ALMAD", "holdingSet": True},
             {"requestedControlNumber": "999", "currentControlNumber": None,
              "institutionSymbol": "ALMAD", "holdingSet": False},
-            {"requestedControlNumber": "8000000001", "currentControlNumber": None,
+            {"requestedControlNumber": "8000000001", "currentControlNumber": "8000000001",
              "institutionSymbol": "ALMAD", "holdingSet": False},
         ]
     }  # fmt: skip

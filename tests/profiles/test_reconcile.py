@@ -1,30 +1,59 @@
-"""Reconciliation: the ledger of a profile against the emulated WorldCat holdings of its symbol."""
+"""Reconciliation: the ledger of a profile against WorldCat, through the WorldCat Metadata API
+client and the emulated API over real HTTP (Django's live server)."""
 
 from __future__ import annotations
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from audit.models import AuditEntry
 from datasync.models import Holding, Institution, WorldCatRecord
 from profiles.engine import JobRefused
-from profiles.models import PublishedRecord, PublishingJob
+from profiles.models import PublishedRecord, PublishingJob, ReconciliationRun
 from profiles.reconcile import MISSING, STALE, UNKNOWN, reconcile, republish_differences
+from profiles.worldcat.client import WorldCatClient
+from profiles.worldcat.runs import run_reconciliation
 from records.models import BibSet
 
 from .conftest import make_bib
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def almad(db) -> Institution:
-    return Institution.objects.create(symbol="ALMAD", name="Alma Demo University")
+def almad(oclc_api) -> Institution:
+    return oclc_api.institution
 
 
 @pytest.fixture
-def plain_profile(make_profile):
-    return make_profile(None)
+def plain_profile(make_profile, oclc_api):
+    profile = make_profile(None)
+    oclc_api.attach(profile)
+    return profile
+
+
+def check(profile, export=None, **kwargs):
+    with WorldCatClient.for_profile(profile.worldcat_api) as client:
+        return reconcile(profile, client=client, export=export, **kwargs)
+
+
+def export_of(institution) -> list[int]:
+    """What Collection Manager's holdings export lists: every number the institution holds."""
+    return list(
+        Holding.objects.filter(institution=institution)
+        .order_by("pk")
+        .values_list("record__oclc_number", flat=True)
+    )
+
+
+def run_page(client, profile, **data):
+    """Ask for a reconciliation on the page and run it as the worker would."""
+    response = client.post(reverse("profiles:reconciliation", args=[profile.pk]), data)
+    assert response.status_code == 302
+    run = ReconciliationRun.objects.filter(profile=profile).first()
+    run_reconciliation(run)
+    return client.get(reverse("profiles:reconciliation", args=[profile.pk])).content.decode()
 
 
 def ledger(profile, bib, status="published", numbers=None) -> PublishedRecord:
@@ -61,11 +90,11 @@ def test_a_ledger_matching_worldcat_shows_zero_differences_even_across_a_merge(
     survivor = hold(almad, 10699336, merged).record
     WorldCatRecord.objects.create(oclc_number=123207537, merged_into=survivor)
 
-    result = reconcile(plain_profile)
+    result = check(plain_profile, export=export_of(almad))
     assert result.total == 0 and result.published == 2 and result.deleted == 1
     client.force_login(superuser)
-    html = client.get(reverse("profiles:reconciliation", args=[plain_profile.pk])).content.decode()
-    assert "No differences: WorldCat holds exactly what the ledger says." in html
+    html = run_page(client, plain_profile)
+    assert "No differences: WorldCat holds exactly what the ledger says" in html
     assert "Republish these" not in html
 
 
@@ -84,7 +113,7 @@ def test_every_kind_of_difference_is_listed(plain_profile, almad, client, superu
     hold(almad, 504, unknown)
     hold(almad, 505)  # a holding nobody here knows
 
-    result = reconcile(plain_profile)
+    result = check(plain_profile, export=export_of(almad))
     assert result.counts == {MISSING: 2, STALE: 1, UNKNOWN: 2}
     assert result.without_number == 1
     by_kind = {(d.kind, d.oclc_number): d for d in result.differences}
@@ -95,26 +124,59 @@ def test_every_kind_of_difference_is_listed(plain_profile, almad, client, superu
     assert by_kind[(UNKNOWN, 505)].mms_id is None
     assert result.republishable() == sorted([missing.pk, not_in_worldcat.pk, stale.pk, unknown.pk])
 
+    # Without the holdings export, unknown holdings are not looked for, and the page says so.
+    without = check(plain_profile)
+    assert without.counts == {MISSING: 2, STALE: 1, UNKNOWN: 0} and not without.unknown_available
+
     client.force_login(superuser)
-    html = client.get(reverse("profiles:reconciliation", args=[plain_profile.pk])).content.decode()
+    export = SimpleUploadedFile(
+        "holdings.txt",
+        b"035$a\n" + "\n".join(f'"(OCoLC){n:08d}"' for n in export_of(almad)).encode(),
+    )
+    html = run_page(client, plain_profile, export=export)
     assert "Missing holding: <strong>2</strong>" in html and "Stale holding" in html
     assert "Unknown to the ledger" in html and "Republish these" in html
     assert "published without an OCLC number" in html
     assert "sends the delete again" in html
 
 
-def test_an_unknown_symbol_means_every_published_record_is_missing(plain_profile):
+def test_a_number_not_in_worldcat_is_missing(plain_profile):
     bib = make_bib(oclc="(OCoLC)777")
     ledger(plain_profile, bib)
-    result = reconcile(plain_profile)
-    assert not result.institution_found
+    result = check(plain_profile)
     assert result.counts[MISSING] == 1
+    assert "not in WorldCat" in result.differences[0].detail
+
+
+def test_without_the_api_section_the_page_says_what_to_do(make_profile, client, superuser):
+    profile = make_profile(None)
+    client.force_login(superuser)
+    html = client.get(reverse("profiles:reconciliation", args=[profile.pk])).content.decode()
+    assert "fill in the" in html and "WorldCat Metadata API" in html
+    response = client.post(reverse("profiles:reconciliation", args=[profile.pk]))
+    assert not ReconciliationRun.objects.exists() and response.status_code == 302
+
+
+def test_a_large_ledger_is_checked_ten_numbers_a_request_with_progress(plain_profile, almad):
+    bibs = [make_bib(oclc=f"(OCoLC){9000 + i}") for i in range(45)]
+    WorldCatRecord.objects.bulk_create(WorldCatRecord(oclc_number=9000 + i) for i in range(45))
+    for bib in bibs:
+        ledger(plain_profile, bib)
+    seen = []
+    with WorldCatClient.for_profile(plain_profile.worldcat_api) as client:
+        result = reconcile(
+            plain_profile, client=client, progress=lambda done, total: seen.append((done, total))
+        )
+        assert client.requests == 5  # 45 numbers, ten a request
+    assert result.counts[MISSING] == 45 and seen[-1] == (45, 45)
 
 
 def test_republish_these_creates_an_itemized_set_and_a_republish_job(
-    make_profile, almad, client, superuser, sftp_connection_row
+    make_profile, almad, client, superuser, sftp_connection_row, oclc_api
 ):
     profile = make_profile(sftp_connection_row)
+    oclc_api.attach(profile)
+    WorldCatRecord.objects.create(oclc_number=601)
     missing = make_bib(oclc="(OCoLC)601")
     fine = make_bib(oclc="(OCoLC)602")
     stale = make_bib(oclc="(OCoLC)603")
@@ -125,7 +187,10 @@ def test_republish_these_creates_an_itemized_set_and_a_republish_job(
     hold(almad, 603, stale)
 
     client.force_login(superuser)
-    response = client.post(reverse("profiles:reconciliation", args=[profile.pk]))
+    run_page(client, profile)
+    response = client.post(
+        reverse("profiles:reconciliation", args=[profile.pk]), {"action": "republish"}
+    )
     job = PublishingJob.objects.get()
     assert response["Location"] == reverse("profiles:job", args=[job.pk])
     assert job.kind == PublishingJob.Kind.REPUBLISH_SET and job.requested_by == superuser
@@ -147,7 +212,7 @@ def test_nothing_to_republish_is_refused_plainly(plain_profile, almad):
     ledger(plain_profile, bib, status="deleted")
     # A holding no bib of this catalogue accounts for: a republish cannot fix it.
     hold(almad, 702)
-    assert reconcile(plain_profile).counts[UNKNOWN] == 1
+    assert check(plain_profile, export=export_of(almad)).counts[UNKNOWN] == 1
     with pytest.raises(JobRefused, match="nothing a republish can fix"):
         republish_differences(plain_profile)
     assert not BibSet.objects.exists()
@@ -163,13 +228,14 @@ def sftp_connection_row(db):
 
 
 def test_republishing_retries_a_job_that_failed_after_writing_first(
-    make_profile, almad, client, superuser, sftp_connection_row, tmp_path
+    make_profile, almad, client, superuser, sftp_connection_row, tmp_path, oclc_api
 ):
     from django.utils import timezone
 
     from profiles.models import JobFile
 
     profile = make_profile(sftp_connection_row)
+    oclc_api.attach(profile)
     missing = make_bib(oclc="(OCoLC)801")
     ledger(profile, missing)
     # An Incremental that wrote its file and failed while uploading it.
@@ -187,7 +253,10 @@ def test_republishing_retries_a_job_that_failed_after_writing_first(
     )
 
     client.force_login(superuser)
-    response = client.post(reverse("profiles:reconciliation", args=[profile.pk]))
+    run_page(client, profile)
+    response = client.post(
+        reverse("profiles:reconciliation", args=[profile.pk]), {"action": "republish"}
+    )
 
     assert response["Location"] == reverse("profiles:job", args=[failed.pk])
     failed.refresh_from_db()

@@ -1,11 +1,13 @@
 """Closing the loop on one machine: the demo set-up, a Republish set through the emulated OCLC
-exchange (real asyncssh server, real paramiko client), OCLC's processing, reconciliation, and the
-cross-reference write-back."""
+exchange (real asyncssh server, real paramiko client), OCLC's processing, reconciliation through
+the WorldCat Metadata API (the emulated API over real HTTP, with Collection Manager's holdings
+export for unknown holdings), and the cross-reference write-back."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -15,7 +17,7 @@ from datasync.models import Holding
 from ftp.models import SftpConnection
 from profiles.engine import run_queued
 from profiles.models import DEFAULT_PROFILE_NAME, PublishedRecord, PublishingJob, PublishingProfile
-from profiles.reconcile import STALE, reconcile, republish_differences
+from profiles.reconcile import STALE, republish_differences
 from profiles.xref import fetch_reports
 from records import actions
 from records.models import BibSet, BibSetMember
@@ -30,10 +32,38 @@ async def _close(acceptor) -> None:
     await acceptor.wait_closed()
 
 
+def reconcile(profile):
+    """Reconciliation as staff run it: through the API, with the holdings export."""
+    from datasync.holdings import write_holdings_export
+    from datasync.models import Institution
+    from profiles.reconcile import reconcile as through_api
+    from profiles.worldcat.client import WorldCatClient
+    from profiles.worldcat.export import read_export
+
+    path = Path(settings_dir()) / "holdings-export.mrc"
+    with path.open("wb") as stream:
+        write_holdings_export(Institution.objects.get(symbol=profile.oclc_symbol), stream)
+    with WorldCatClient.for_profile(profile.worldcat_api) as client:
+        result = through_api(profile, client=client, export=read_export(path))
+    assert result.unknown_available
+    return result
+
+
+def settings_dir():
+    from django.conf import settings
+
+    return settings.DATA_DIR
+
+
 @pytest.fixture
-def demo_exchange(settings, tmp_path, publish_dir):
-    """The emulated OCLC exchange on a free port, and the demo set-up of both sides."""
+def demo_exchange(settings, tmp_path, publish_dir, live_server):
+    """The emulated OCLC exchange on a free port, its API on the live server, and the demo
+    set-up of both sides."""
+    from profiles.worldcat.client import forget_tokens
+
+    forget_tokens()
     settings.DATA_DIR = tmp_path
+    settings.OCLC_API_ROOT = f"{live_server.url}/oclc"
     settings.OCLC_FILEX_ROOT = tmp_path / "filex"
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)

@@ -5,7 +5,8 @@ back to the guide's values:
 
 - the S/FTP connection "OCLC Data Sync (emulated)" (Step 2) with the exchange's host key pinned;
 - the profile "Publish bibliographic records (DataSync) to OCLC" (Step 3) with the demo symbol and
-  collection ID, Incremental, Active, Not scheduled.
+  collection ID, Incremental, Active, Not scheduled;
+- its "WorldCat Metadata API" section, pointing at the emulated OCLC API with the demo WSKey.
 
 Safe to run again: it changes only what differs and audits what it changed. A newcomer can then
 run Step 5 (Republish set) and Step 6 (schedule) straight away.
@@ -22,19 +23,14 @@ from django.db import transaction
 
 from audit.log import record as audit
 from ftp.models import SftpConnection
-from profiles.models import DEFAULT_PROFILE_DESCRIPTION, DEFAULT_PROFILE_NAME, PublishingProfile
+from profiles.models import (
+    DEFAULT_PROFILE_DESCRIPTION,
+    DEFAULT_PROFILE_NAME,
+    PublishingProfile,
+    WorldCatApi,
+)
 
 CONNECTION_NAME = "OCLC Data Sync (emulated)"
-
-
-def host_key_fingerprint(values: dict) -> str:
-    """The exchange's pinned fingerprint: from the file, else from the host key the emulated
-    exchange keeps under OCLC_FILEX_ROOT (datasync.filex.load_or_create_host_key)."""
-    if values.get("host_key_fingerprint"):
-        return values["host_key_fingerprint"]
-    from datasync.filex import load_or_create_host_key
-
-    return load_or_create_host_key(Path(settings.OCLC_FILEX_ROOT)).get_fingerprint("sha256")
 
 
 def _update(obj, values: dict) -> list[str]:
@@ -75,7 +71,15 @@ class Command(BaseCommand):
             raise CommandError(f"{path} is not valid JSON: {exc}") from exc
         missing = [
             k
-            for k in ("host", "port", "username", "password", "symbol", "collection_id")
+            for k in (
+                "host",
+                "port",
+                "username",
+                "password",
+                "symbol",
+                "collection_id",
+                "host_key_fingerprint",
+            )
             if not values.get(k)
         ]
         if missing:
@@ -109,7 +113,7 @@ class Command(BaseCommand):
             "auth_method": SftpConnection.AuthMethod.PASSWORD,
             "username": values["username"],
             "host_key_type": "ssh-ed25519",
-            "host_key_sha256": host_key_fingerprint(values),
+            "host_key_sha256": values["host_key_fingerprint"],
         }
         connection = SftpConnection.objects.filter(name=CONNECTION_NAME).first()
         created_connection = connection is None
@@ -138,5 +142,39 @@ class Command(BaseCommand):
         profile_changes = _update(profile, wanted_profile)
         # Saving a profile also syncs (here: removes) its schedule.
         _save(profile, profile_changes, created_profile, "profiles.profile", "Demo profile")
-        changes = [f"connection.{c}" for c in changed] + [f"profile.{c}" for c in profile_changes]
+        api_changes = self.apply_api(profile, values)
+        changes = (
+            [f"connection.{c}" for c in changed]
+            + [f"profile.{c}" for c in profile_changes]
+            + [f"worldcat_api.{c}" for c in api_changes]
+        )
         return connection, profile, changes
+
+    def apply_api(self, profile: PublishingProfile, values: dict) -> list[str]:
+        """The profile's WorldCat Metadata API section, at the emulated OCLC API."""
+        if not (values.get("api_root") and values.get("api_key") and values.get("api_secret")):
+            return []
+        root = values["api_root"].rstrip("/")
+        wanted = {
+            "base_url": f"{root}/worldcat",
+            "token_url": f"{root}/oauth/token",
+            "wskey": values["api_key"],
+        }
+        api = WorldCatApi.objects.filter(profile=profile).first()
+        created = api is None
+        api = api or WorldCatApi(profile=profile)
+        changed = _update(api, wanted)
+        if api.secret != values["api_secret"]:
+            api.secret = values["api_secret"]
+            changed.append("secret")
+        if changed:
+            api.full_clean()
+            api.save()
+            audit(
+                "profiles.worldcat.created" if created else "profiles.worldcat.changed",
+                target=profile,
+                message=f"Demo WorldCat Metadata API of {profile} "
+                + ("set up" if created else f"updated: {', '.join(changed)}"),
+                data={"changed": changed, "source": "setup_demo_publishing"},
+            )
+        return changed
