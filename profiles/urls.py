@@ -26,6 +26,7 @@ urlpatterns = [
         worldcat.reconciliation_progress,
         name="reconciliation_progress",
     ),
+    path("holdings-now/", worldcat.holdings_now, name="holdings_now"),
     path("profiles/<int:pk>/worldcat/test/", worldcat.worldcat_test, name="worldcat_test"),
     path("profiles/<int:pk>/worldcat/confirm/", worldcat.worldcat_confirm, name="worldcat_confirm"),
 ]

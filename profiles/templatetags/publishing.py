@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from django import template
 
-from ..models import JobFile, JobRecord, PublishedRecord
+from ..models import JobFile, JobRecord, PublishedRecord, PublishingProfile
 from ..xref import latest_in_another_collection, reported_files
 
 register = template.Library()
@@ -16,7 +16,7 @@ RECENT_OUTCOMES = 5
 @register.simple_tag
 def publishing_history(bib) -> dict:
     """Per profile, the ledger row (last sent: when, job, file, status), plus the last few job
-    outcomes for the bib. Three queries whatever the number of profiles or jobs."""
+    outcomes for the bib, and the profiles that can change its holding now. Four queries whatever the number of profiles or jobs."""
     ledger = list(
         PublishedRecord.objects.filter(bib=bib)
         .select_related("profile", "job")
@@ -36,7 +36,11 @@ def publishing_history(bib) -> dict:
         }
     for outcome in outcomes:
         outcome.file_name = names.get((outcome.job_id, outcome.file_sequence), "")
-    return {"ledger": ledger, "outcomes": outcomes}
+    # Profiles with a WorldCat Metadata API can set or unset this record's holding now.
+    api_profiles = list(
+        PublishingProfile.objects.filter(worldcat_api__isnull=False).order_by("name")
+    )
+    return {"ledger": ledger, "outcomes": outcomes, "api_profiles": api_profiles}
 
 
 @register.simple_tag

@@ -6,17 +6,21 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
+from records.models import Bib
+
 from ..engine.jobs import JobRefused
 from ..models import PublishingProfile
 from ..reconcile import republish_differences
 from ..views import CHANGE_PROFILE, VIEW_PROFILE, needs, render_page
+from .client import WorldCatApiError
 from .connection import confirm_production, test_connection
+from .holdings_now import MAX_RECORDS, SET, UNSET, change_holdings_now
 from .models import ReconciliationDifference, ReconciliationRun, WorldCatApi
 from .runs import ReconciliationRefused, request_reconciliation
 
@@ -207,4 +211,80 @@ def reconciliation_progress(request, pk: int):
             "percent": run.progress_percent,
             "finished": run.is_finished,
         }
+    )
+
+
+# --- holdings now ------------------------------------------------------------------------------
+
+
+class HoldingsNowForm(forms.Form):
+    profile = forms.ModelChoiceField(
+        label="Publishing profile",
+        queryset=PublishingProfile.objects.filter(worldcat_api__isnull=False).order_by("name"),
+        empty_label=None,
+        help_text="Its WorldCat Metadata API is called, and its ledger records the change.",
+    )
+    cascade = forms.BooleanField(
+        label="Also delete our local data in WorldCat (cascadeDelete)",
+        required=False,
+        help_text="Checked: OCLC deletes your institution's local bibliographic data (LBD) and "
+        "local holdings records (LHR) attached to these WorldCat records together with the "
+        "holding; they cannot be brought back. Unchecked: OCLC refuses to unset a holding "
+        "that has such local data, and the record is reported here.",
+    )
+
+
+def _selected_bibs(value: str) -> list[Bib]:
+    ids = [int(v) for v in value.split(",") if v.strip().isdigit()][: MAX_RECORDS + 1]
+    return list(Bib.objects.filter(pk__in=ids).order_by("pk"))
+
+
+@needs(CHANGE_PROFILE)
+@require_http_methods(["GET", "POST"])
+def holdings_now(request):
+    action = request.GET.get("action") or request.POST.get("action")
+    if action not in (SET, UNSET):
+        raise Http404("Set or unset?")
+    raw_ids = request.GET.get("bibs") or request.POST.get("bibs", "")
+    bibs = _selected_bibs(raw_ids)
+    if not bibs:
+        raise Http404("No records chosen.")
+    too_many = len(bibs) > MAX_RECORDS
+    form = HoldingsNowForm(request.POST or None, initial={"profile": request.GET.get("profile")})
+    outcomes = None
+    if request.method == "POST" and not too_many and form.is_valid():
+        profile = form.cleaned_data["profile"]
+        gate = production_gate(request, profile.worldcat_api)
+        if gate:
+            return gate
+        try:
+            outcomes = change_holdings_now(
+                profile,
+                bibs,
+                action,
+                cascade=action == UNSET and form.cleaned_data["cascade"],
+                actor=request.user,
+            )
+        except WorldCatApiError as exc:
+            messages.error(request, str(exc))
+        else:
+            done = sum(1 for o in outcomes if o.done)
+            (messages.success if done == len(outcomes) else messages.warning)(
+                request,
+                f"{done} of {len(outcomes)} holding(s) {'set' if action == SET else 'unset'} "
+                "in WorldCat now.",
+            )
+    return render_page(
+        request,
+        "profiles/holdings_now.html",
+        {
+            "title": "Set holding in WorldCat now" if action == SET else "Unset holding now",
+            "action": action,
+            "bibs": bibs,
+            "bib_ids": ",".join(str(b.pk) for b in bibs),
+            "form": form,
+            "outcomes": outcomes,
+            "too_many": too_many,
+            "max_records": MAX_RECORDS,
+        },
     )
