@@ -16,7 +16,8 @@ RECENT_OUTCOMES = 5
 @register.simple_tag
 def publishing_history(bib) -> dict:
     """Per profile, the ledger row (last sent: when, job, file, status), plus the last few job
-    outcomes for the bib, and the profiles that can change its holding now. Four queries whatever the number of profiles or jobs."""
+    outcomes for the bib, and the profiles that can change its holding now. Four queries
+    whatever the number of profiles or jobs."""
     ledger = list(
         PublishedRecord.objects.filter(bib=bib)
         .select_related("profile", "job")
