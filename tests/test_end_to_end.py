@@ -10,10 +10,10 @@ from django.core.management import call_command
 
 from datasync.models import Holding
 from profiles.models import PublishingJob, PublishingProfile
-from profiles.reconcile import reconcile
 from profiles.xref import fetch_reports
 from records import actions
 from records.models import Bib, ExportTag
+from tests.profiles.conftest import reconcile_through_api as reconcile
 from tests.profiles.conftest import run
 from tests.profiles.test_reconcile_loop import demo_exchange  # noqa: F401 - fixture
 

@@ -26,5 +26,5 @@ urlpatterns = [
         name="holding_unset",
     ),
     path("worldcat/manage/bibs/current", views.bibs_current, name="bibs_current"),
-    re_path(r"^worldcat/(?P<rest>.*)$", views.not_found),
+    re_path(r"^worldcat/(?P<rest>.*)$", views.not_found, name="not_found"),
 ]

@@ -16,8 +16,8 @@ RECENT_OUTCOMES = 5
 @register.simple_tag
 def publishing_history(bib) -> dict:
     """Per profile, the ledger row (last sent: when, job, file, status), plus the last few job
-    outcomes for the bib, and the profiles that can change its holding now. Four queries
-    whatever the number of profiles or jobs."""
+    outcomes for the bib. Three queries whatever the number of profiles or jobs, and one more
+    for the profiles that can change its holding now when the page offers that."""
     ledger = list(
         PublishedRecord.objects.filter(bib=bib)
         .select_related("profile", "job")
@@ -37,10 +37,9 @@ def publishing_history(bib) -> dict:
         }
     for outcome in outcomes:
         outcome.file_name = names.get((outcome.job_id, outcome.file_sequence), "")
-    # Profiles with a WorldCat Metadata API can set or unset this record's holding now.
-    api_profiles = list(
-        PublishingProfile.objects.filter(worldcat_api__isnull=False).order_by("name")
-    )
+    # Profiles with a WorldCat Metadata API can set or unset this record's holding now: a lazy
+    # queryset, read only when the page shows those buttons (to people who may use them).
+    api_profiles = PublishingProfile.objects.filter(worldcat_api__isnull=False).order_by("name")
     return {"ledger": ledger, "outcomes": outcomes, "api_profiles": api_profiles}
 
 

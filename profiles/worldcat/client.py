@@ -16,6 +16,7 @@ client-credentials grant).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -42,7 +43,7 @@ BACKOFF_CAP = 60.0
 LONGEST_WAIT = 300.0
 USER_AGENT = "alma-oclc-publisher (WorldCat Metadata API client)"
 
-_tokens: dict[tuple[str, str, str], dict] = {}
+_tokens: dict[tuple[str, str, str, str], dict] = {}
 _tokens_lock = threading.Lock()
 
 
@@ -142,7 +143,9 @@ class WorldCatClient:
         self.on_wait = on_wait
         self.requests = 0
         self.waits = 0
-        self._cache_key = (token_url, wskey, scope)
+        # The secret's digest is part of the key: a changed (or wrong) secret never gets a token
+        # that the right one fetched.
+        self._cache_key = (token_url, wskey, scope, hashlib.sha256(secret.encode()).hexdigest())
         self._http = OAuth2Client(
             client_id=wskey,
             client_secret=secret,

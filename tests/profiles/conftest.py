@@ -204,3 +204,26 @@ def oclc_api(live_server) -> OclcApi:
     forget_tokens()
     yield make_oclc_api(live_server.url)
     forget_tokens()
+
+
+def reconcile_through_api(profile: PublishingProfile, *, limit: int | None = 500):
+    """Reconciliation as staff run it: through the profile's API client, with Collection
+    Manager's holdings export (written by the emulated OCLC side) for unknown holdings."""
+    import tempfile
+
+    from datasync.holdings import write_holdings_export
+    from datasync.models import Institution
+    from profiles.reconcile import reconcile
+    from profiles.worldcat.client import WorldCatClient
+    from profiles.worldcat.export import read_export
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "holdings-export.mrc"
+        with path.open("wb") as stream:
+            institution = Institution.objects.filter(symbol=profile.oclc_symbol).first()
+            if institution is not None:
+                write_holdings_export(institution, stream)
+        with WorldCatClient.for_profile(profile.worldcat_api) as client:
+            result = reconcile(profile, client=client, export=read_export(path), limit=limit)
+    assert result.unknown_available
+    return result

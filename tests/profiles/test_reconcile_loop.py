@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -23,6 +22,7 @@ from records import actions
 from records.models import BibSet, BibSetMember
 
 from .conftest import make_bib, run
+from .conftest import reconcile_through_api as reconcile
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,29 +30,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 async def _close(acceptor) -> None:
     acceptor.close()
     await acceptor.wait_closed()
-
-
-def reconcile(profile):
-    """Reconciliation as staff run it: through the API, with the holdings export."""
-    from datasync.holdings import write_holdings_export
-    from datasync.models import Institution
-    from profiles.reconcile import reconcile as through_api
-    from profiles.worldcat.client import WorldCatClient
-    from profiles.worldcat.export import read_export
-
-    path = Path(settings_dir()) / "holdings-export.mrc"
-    with path.open("wb") as stream:
-        write_holdings_export(Institution.objects.get(symbol=profile.oclc_symbol), stream)
-    with WorldCatClient.for_profile(profile.worldcat_api) as client:
-        result = through_api(profile, client=client, export=read_export(path))
-    assert result.unknown_available
-    return result
-
-
-def settings_dir():
-    from django.conf import settings
-
-    return settings.DATA_DIR
 
 
 @pytest.fixture

@@ -28,6 +28,11 @@ def demo_file(settings, tmp_path):
         "symbol": "ALMAD",
         "collection_id": "1000042",
         "sub_directory": "/xfer/metacoll/in/bib",
+        # setup_demo_oclc writes the emulated exchange's fingerprint (profiles reads the file,
+        # never datasync's key store).
+        "host_key_fingerprint": load_or_create_host_key(settings.OCLC_FILEX_ROOT).get_fingerprint(
+            "sha256"
+        ),
     }
     path = tmp_path / "demo_oclc.json"
     path.write_text(json.dumps(values))

@@ -11,11 +11,11 @@ import time
 import pytest
 
 from datasync.models import IncomingFile, WorldCatRecord
-from profiles.reconcile import reconcile
 from records.models import Bib
 from tests.faults.changes import random_changes
 from tests.faults.invariants import check, expectations
-from tests.profiles.conftest import make_bib, run
+from tests.profiles.conftest import make_bib, oclc_api, run  # noqa: F401 - fixture
+from tests.profiles.conftest import reconcile_through_api as reconcile
 
 pytestmark = [
     pytest.mark.slow,
@@ -57,10 +57,12 @@ def test_many_incremental_cycles_end_with_zero_differences_at_oclc(
     collection,
     account,
     inbox,  # noqa: F811
+    oclc_api,  # noqa: F811
 ):
     started = time.monotonic()
     rng = random.Random(SEED)
     profile = make_profile(sftp_connection, collection_id=collection.collection_id)
+    oclc_api.attach(profile)
     bibs = [make_bib() for _ in range(40)]
     known_to_worldcat()
     job = run(profile, "full")

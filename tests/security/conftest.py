@@ -79,4 +79,26 @@ def world(transactional_db, publish_dir, upload, collection):  # noqa: F811
     incoming = upload(
         f"{collection.collection_id}.ALMAD.test.mrc", [marc_record("991", "(OCoLC)12345")]
     )
-    return {"bib": bib, "set": bib_set, "profile": profile, "job": job, "incoming": incoming}
+    # The WorldCat Metadata API: a WSKey on the OCLC side, the profile's section, a run.
+    from datasync.models import ApiKey
+    from profiles.models import ReconciliationRun, WorldCatApi
+
+    key = ApiKey(institution=collection.institution, name="Alma")
+    key.set_secret("wskey-secret-of-the-world")
+    key.save()
+    WorldCatApi.objects.create(
+        profile=profile,
+        base_url="http://127.0.0.1:9/oclc/worldcat",
+        token_url="http://127.0.0.1:9/oclc/oauth/token",
+        wskey=key.client_id,
+        secret="wskey-secret-of-the-world",
+    )
+    reconciliation = ReconciliationRun.objects.create(profile=profile, status="succeeded")
+    return {
+        "bib": bib,
+        "set": bib_set,
+        "profile": profile,
+        "job": job,
+        "incoming": incoming,
+        "reconciliation": reconciliation,
+    }

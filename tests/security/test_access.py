@@ -40,6 +40,13 @@ PUBLIC = {
     "admin:index",
     "admin:autocomplete",
     "admin:view_on_site",
+    # The emulated OCLC APIs: OAuth2 bearer tokens, not staff sessions (tests/datasync).
+    "worldcat_api:token",
+    "worldcat_api:holdings_current",
+    "worldcat_api:holding_set",
+    "worldcat_api:holding_unset",
+    "worldcat_api:bibs_current",
+    "worldcat_api:not_found",
 }
 # Custom pages outside the admin: (app whose permission guards it, action).
 CUSTOM = {
@@ -53,6 +60,10 @@ CUSTOM = {
     "profiles:job_file_download": ("profiles", VIEW),
     "profiles:job_retry": ("profiles", CHANGE),
     "profiles:reconciliation": ("profiles", VIEW),
+    "profiles:reconciliation_progress": ("profiles", VIEW),
+    "profiles:worldcat_test": ("profiles", CHANGE),
+    "profiles:worldcat_confirm": ("profiles", CHANGE),
+    "profiles:holdings_now": ("profiles", CHANGE),
     "datasync:report": ("datasync", VIEW),
     "audit:trail": ("audit", VIEW),
 }
@@ -99,8 +110,12 @@ def concrete(route: str, name: str | None, model, world) -> str:
         "file_id": job.files.first().pk,
         "pk": job.pk,
     }
-    if name and name.startswith("profiles:reconciliation"):
+    if name and (
+        name.startswith("profiles:reconciliation") or name.startswith("profiles:worldcat")
+    ):
         values["pk"] = world["profile"].pk
+    if name == "profiles:reconciliation_progress":
+        values["pk"] = world["reconciliation"].pk
     if name == "datasync:report":
         values["pk"] = world["incoming"].reports.first().pk
     missing = False
