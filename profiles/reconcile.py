@@ -239,6 +239,8 @@ def reconcile(
                         number,
                     )
                 )
+            if progress is not None:
+                progress(done, total)  # the ledger is done; this says the run is alive
     return result
 
 

@@ -124,6 +124,8 @@ class ReconciliationRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Set with each progress step: a run whose worker died stops beating.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     # The WorldCat holdings export from Collection Manager, if one was given (deleted after use).
     export_path = models.CharField(max_length=1000, blank=True)
     export_name = models.CharField(max_length=255, blank=True)

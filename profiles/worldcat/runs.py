@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.log import record as audit
@@ -24,14 +26,35 @@ from .models import ReconciliationDifference, ReconciliationRun
 
 logger = logging.getLogger(__name__)
 STORE_EVERY = 500
+# A run quiet for longer than this has no worker any more (as for publishing jobs).
+STALE_AFTER = timedelta(minutes=30)
 
 
 class ReconciliationRefused(Exception):
     """Nothing was started; the message says why."""
 
 
+def give_up_abandoned(profile, *, now=None) -> int:
+    """Mark failed the profile's active runs that nobody works on any more (a worker that died,
+    or a queued run no worker took): quiet for longer than STALE_AFTER. Returns how many."""
+    now = now or timezone.now()
+    cutoff = now - STALE_AFTER
+    abandoned = ReconciliationRun.objects.filter(
+        profile=profile,
+        status__in=[ReconciliationRun.Status.QUEUED, ReconciliationRun.Status.RUNNING],
+    ).filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff))
+    return abandoned.update(
+        status=ReconciliationRun.Status.FAILED,
+        failure_category="internal",
+        message="No worker reported on this run for 30 minutes (a stopped worker, or no worker "
+        "running): it was given up. Run the reconciliation again.",
+        finished_at=now,
+    )
+
+
 def request_reconciliation(profile, *, actor=None, export=None, enqueue: bool = True):
     """A queued run (with the uploaded holdings export, if any), handed to a worker on commit."""
+    give_up_abandoned(profile)
     api = getattr(profile, "worldcat_api", None)
     if api is None or not api.is_usable:
         raise ReconciliationRefused(
@@ -82,9 +105,10 @@ def request_reconciliation(profile, *, actor=None, export=None, enqueue: bool = 
 
 
 def _claim(run: ReconciliationRun) -> bool:
+    now = timezone.now()
     return bool(
         ReconciliationRun.objects.filter(pk=run.pk, status=ReconciliationRun.Status.QUEUED).update(
-            status=ReconciliationRun.Status.RUNNING, started_at=timezone.now()
+            status=ReconciliationRun.Status.RUNNING, started_at=now, heartbeat_at=now
         )
     )
 

@@ -267,3 +267,25 @@ def test_republishing_retries_a_job_that_failed_after_writing_first(
     entry = AuditEntry.objects.get(action="profiles.reconcile.republished")
     assert entry.data["retry"] == failed.pk
     assert f"job {failed.pk} retried first" in entry.message
+
+
+def test_a_run_nobody_works_on_is_given_up_so_a_new_one_can_start(plain_profile):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from profiles.worldcat.runs import request_reconciliation
+
+    stuck = ReconciliationRun.objects.create(profile=plain_profile, status="running")
+    ReconciliationRun.objects.filter(pk=stuck.pk).update(
+        heartbeat_at=timezone.now() - timedelta(minutes=31)
+    )
+    fresh = request_reconciliation(plain_profile, enqueue=False)
+    stuck.refresh_from_db()
+    assert stuck.status == "failed" and "given up" in stuck.message
+    assert fresh.status == "queued"
+    # A live run is not given up: a second request is refused.
+    from profiles.worldcat.runs import ReconciliationRefused
+
+    with pytest.raises(ReconciliationRefused, match="already queued or running"):
+        request_reconciliation(plain_profile, enqueue=False)
