@@ -142,7 +142,9 @@ def bearer(authorization: str, required: tuple[str, ...], *, now=None) -> ApiKey
 def throttle(key: ApiKey, now: datetime) -> int | None:
     """Count a request in the key's fixed window: None when admitted, else the seconds to wait."""
     if not key.rate_limit:
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        # "Last used" to the minute: not a write per request.
+        if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         return None
     window = timedelta(seconds=key.rate_window_seconds)
     with transaction.atomic():

@@ -277,7 +277,8 @@ class WorldCatClient:
                 return self._http.request(method, url, params=params)
 
             response = self._with_retries(f"{method} {path}", send)
-            logger.info("WorldCat API: %s %s -> %s", method, path, response.status_code)
+            # Every call at DEBUG (a reconciliation makes thousands); waits and failures at INFO.
+            logger.debug("WorldCat API: %s %s -> %s", method, path, response.status_code)
             if response.status_code == 401 and not renewed:
                 # A token OCLC no longer accepts (expired early, revoked): fetch one, once.
                 renewed = True
