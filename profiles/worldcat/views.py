@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods
 
 from records.models import Bib
@@ -31,12 +31,13 @@ def _api(pk: int) -> WorldCatApi:
     return get_object_or_404(WorldCatApi.objects.select_related("profile"), profile_id=pk)
 
 
-def production_gate(request, api: WorldCatApi) -> HttpResponse | None:
-    """A redirect to the confirmation page while a production profile is unconfirmed."""
+def production_gate(request, api: WorldCatApi, next_url: str = "") -> HttpResponse | None:
+    """A redirect to the confirmation page while a production profile is unconfirmed; it
+    comes back to `next_url` (by default the page asked for)."""
     if not api.needs_confirmation:
         return None
     url = reverse("profiles:worldcat_confirm", args=[api.profile_id])
-    return redirect(f"{url}?next={request.get_full_path()}")
+    return redirect(f"{url}?{urlencode({'next': next_url or request.get_full_path()})}")
 
 
 def _page(request, api: WorldCatApi, template: str, title: str, **context):
@@ -254,7 +255,10 @@ def holdings_now(request):
     outcomes = None
     if request.method == "POST" and not too_many and form.is_valid():
         profile = form.cleaned_data["profile"]
-        gate = production_gate(request, profile.worldcat_api)
+        back = f"{reverse('profiles:holdings_now')}?" + urlencode(
+            {"action": action, "bibs": raw_ids, "profile": profile.pk}
+        )
+        gate = production_gate(request, profile.worldcat_api, back)
         if gate:
             return gate
         try:

@@ -146,3 +146,37 @@ def test_a_new_address_must_be_confirmed_again(make_profile, client, superuser):
     assert client.post(url, profile_post(profile, values, existing=api)).status_code == 302
     api.refresh_from_db()
     assert api.base_url.endswith("example.org/worldcat") and api.needs_confirmation
+
+
+def test_holdings_now_on_a_production_profile_confirms_first_and_comes_back(
+    make_profile, client, superuser
+):
+    from urllib.parse import parse_qs, urlsplit
+
+    from tests.profiles.conftest import make_bib
+
+    profile = make_profile(None)
+    WorldCatApi.objects.create(
+        profile=profile,
+        base_url="https://metadata.api.oclc.org/worldcat",
+        token_url="https://oauth.oclc.org/token",
+        wskey="k",
+        secret="s",
+    )
+    bib = make_bib(oclc="(OCoLC)61616", tag="publish_bib")
+    client.force_login(superuser)
+    response = client.post(
+        reverse("profiles:holdings_now"),
+        {"action": "set", "bibs": str(bib.pk), "profile": str(profile.pk)},
+    )
+    assert response.status_code == 302
+    location = urlsplit(response["Location"])
+    assert location.path == reverse("profiles:worldcat_confirm", args=[profile.pk])
+    back = parse_qs(location.query)["next"][0]
+    assert back.startswith(reverse("profiles:holdings_now"))
+    assert parse_qs(urlsplit(back).query) == {
+        "action": ["set"],
+        "bibs": [str(bib.pk)],
+        "profile": [str(profile.pk)],
+    }
+    assert not AuditEntry.objects.filter(action="profiles.holding.set_now").exists()
