@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from records.models import Bib
 
-from ..engine.jobs import JobRefused
+from ..engine import JobRefused
 from ..models import PublishingProfile
 from ..reconcile import republish_differences
 from ..views import CHANGE_PROFILE, VIEW_PROFILE, needs, render_page

@@ -9,12 +9,11 @@ from django.urls import reverse
 
 from audit.models import AuditEntry
 from datasync.models import Holding, LocalData, WorldCatRecord
-from profiles.engine.jobs import request_job, run_job_now
 from profiles.models import JobRecord, PublishedRecord, PublishingJob
 from profiles.worldcat.holdings_now import SET, UNSET, change_holdings_now
 from records import actions
 
-from .conftest import make_bib
+from .conftest import make_bib, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,7 +25,7 @@ def api_profile(profile, oclc_api):
 
 
 def incremental(profile) -> PublishingJob:
-    job = run_job_now(request_job(profile, "incremental", enqueue=False), sleep=lambda s: None)
+    job = run(profile, "incremental")
     assert job.status == PublishingJob.Status.SUCCEEDED, job.failure_message
     return job
 
