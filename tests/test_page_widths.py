@@ -42,6 +42,14 @@ NOT_PAGES = {
     "profiles:job_progress",
     "profiles:job_outcomes_csv",
     "profiles:job_file_download",
+    "profiles:reconciliation_progress",
+    # The emulated OCLC APIs answer JSON to OAuth2 clients (tests/datasync/test_worldcat_api.py).
+    "worldcat_api:token",
+    "worldcat_api:holdings_current",
+    "worldcat_api:holding_set",
+    "worldcat_api:holding_unset",
+    "worldcat_api:bibs_current",
+    "worldcat_api:not_found",
 }
 SIDEBAR = "django.admin.navSidebarIsOpen"
 OPEN_SIDEBAR = f"window.localStorage.setItem('{SIDEBAR}', 'true')"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -244,12 +244,15 @@ def _selected_bibs(value: str) -> list[Bib]:
 @require_http_methods(["GET", "POST"])
 def holdings_now(request):
     action = request.GET.get("action") or request.POST.get("action")
-    if action not in (SET, UNSET):
-        raise Http404("Set or unset?")
     raw_ids = request.GET.get("bibs") or request.POST.get("bibs", "")
     bibs = _selected_bibs(raw_ids)
-    if not bibs:
-        raise Http404("No records chosen.")
+    if action not in (SET, UNSET) or not bibs:
+        # Reached without records: say where to start.
+        return render_page(
+            request,
+            "profiles/holdings_now.html",
+            {"title": "Set or unset holdings in WorldCat now", "action": "", "bibs": []},
+        )
     too_many = len(bibs) > MAX_RECORDS
     form = HoldingsNowForm(request.POST or None, initial={"profile": request.GET.get("profile")})
     outcomes = None
