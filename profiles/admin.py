@@ -242,6 +242,7 @@ class PublishingProfileAdmin(admin.ModelAdmin):
         form = FetchReportsForm(
             request.POST if request.method == "POST" else None,
             initial={"reports_directory": old_directory},
+            profile=profile,
         )
         summary = None
         if request.method == "POST" and form.is_valid():

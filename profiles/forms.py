@@ -88,8 +88,16 @@ class FetchReportsForm(forms.Form):
         help_text=PublishingProfile._meta.get_field("reports_directory").help_text,
     )
 
+    def __init__(self, *args, profile: PublishingProfile, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.profile = profile
+
     def clean_reports_directory(self) -> str:
-        return safe_remote_path(self.cleaned_data.get("reports_directory"))
+        value = safe_remote_path(self.cleaned_data.get("reports_directory"))
+        problem = self.profile.reports_folder_problem(value)
+        if problem:
+            raise forms.ValidationError(problem)
+        return value
 
 
 class JobFilterForm(forms.Form):

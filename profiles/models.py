@@ -3,6 +3,7 @@ files each job wrote, the per-record publication ledger and per-record job outco
 
 from __future__ import annotations
 
+import posixpath
 import re
 from typing import NamedTuple
 
@@ -210,11 +211,56 @@ class PublishingProfile(models.Model):
             errors["reports_directory"] = (
                 reports_problem or f"Enter a folder, e.g. {DEFAULT_REPORTS_DIRECTORY}."
             )
+        elif problem := self.reports_folder_problem(self.reports_directory):
+            errors["reports_directory"] = problem
         bad = [a for a in self.notification_email_list if not _is_email(a)]
         if bad:
             errors["notification_emails"] = f"Not an e-mail address: {', '.join(bad)}"
         if errors:
             raise ValidationError(errors)
+
+    def reports_folder_problem(self, directory: str) -> str:
+        """Why `directory` cannot be this profile's reports folder, or "".
+
+        Fetch OCLC reports trusts what it reads there as OCLC's word, so it must not be a folder
+        the library's own login writes into: the upload folder, a folder inside it, or one that
+        holds it. (Paths are compared as typed: an absolute and a relative path are not compared,
+        the server's home folder being unknown here.)
+        """
+        connection = self.ftp_connection if self.ftp_connection_id else None
+        directory = (directory or "").strip()
+        if connection is None or not directory:
+            return ""
+        try:
+            upload = connection.remote_directory(self.sub_directory or "")
+        except ValueError:
+            return ""  # the sub-directory's own error is reported on its field
+        if directory.startswith("/") != upload.startswith("/"):
+            return ""
+
+        def normal(path: str) -> str:
+            # normpath keeps a leading "//" (POSIX leaves its meaning open); servers do not.
+            path = posixpath.normpath(path or ".")
+            return "/" + path.lstrip("/") if path.startswith("/") else path
+
+        reports, upload = normal(directory), normal(upload)
+
+        def inside(path: str, folder: str) -> bool:
+            return folder == "." or path.startswith(folder.rstrip("/") + "/")
+
+        if reports == upload:
+            where = "is the folder the files are uploaded to"
+        elif inside(reports, upload):
+            where = "is inside the folder the files are uploaded to"
+        elif inside(upload, reports):
+            where = "holds the folder the files are uploaded to"
+        else:
+            return ""
+        return (
+            f"The reports directory {where} ({upload}). Reports are read as OCLC's own word, so "
+            "they must come from a folder only OCLC writes, e.g. "
+            f"{DEFAULT_REPORTS_DIRECTORY}."
+        )
 
     @property
     def file_symbol(self) -> str:

@@ -198,6 +198,8 @@ def _reports_connection(profile: PublishingProfile, directory: str):
         raise XrefError(
             f"Reports directory: {problem or 'enter a folder, e.g. ' + REPORTS_DIRECTORY}"
         )
+    if overlap := profile.reports_folder_problem(directory):
+        raise XrefError(overlap)
     connection = copy.copy(profile.ftp_connection)
     connection.sub_directory = directory
     connection.is_full_path = directory.startswith("/")

@@ -7,6 +7,7 @@ import io
 import json
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
@@ -16,7 +17,7 @@ from profiles.xref import XrefError, fetch_reports
 from records import actions
 from records.models import Bib
 
-from .conftest import make_bib, marc_record
+from .conftest import REMOTE_DIR, make_bib, marc_record
 
 pytestmark = [pytest.mark.sshd, pytest.mark.django_db]
 REPORTS = "/xfer/metacoll/reports"
@@ -204,3 +205,42 @@ def test_the_profile_button_fetches_and_shows_the_summary(client, superuser, pro
     assert "fetch-summary" in html and "902" in html and "added" in html
     assert sshd.password not in html
     assert oclc_035s(bib) == ["(OCoLC)902"]
+
+
+@pytest.mark.parametrize(
+    "directory",
+    [REMOTE_DIR, REMOTE_DIR + "/reports", "/" + REMOTE_DIR + "/", "/xfer/metacoll/in", "/"],
+)
+def test_the_reports_folder_is_never_one_the_library_uploads_into(
+    client, superuser, profile, sshd, directory
+):
+    """Reports are OCLC's word: a folder the library's own login writes into (the upload folder,
+    one inside it, one holding it) is refused on the profile form, on the Fetch page (nothing
+    saved) and by the fetch itself, so a file put there by the account is never applied."""
+    bib = make_bib(oclc=None)
+    sent(profile, bib)
+    # What an account holder could write into the upload folder, posing as OCLC's report.
+    sshd.local_path(f"{REMOTE_DIR}/{STAMP}.f.mrc.xrefrpt.txt").write_text(f"{bib.mms_id}\t903\n")
+
+    profile.reports_directory = directory
+    with pytest.raises(ValidationError) as refused:
+        profile.full_clean()
+    assert "uploaded to" in refused.value.message_dict["reports_directory"][0]
+    with pytest.raises(XrefError, match="uploaded to"):
+        fetch_reports(profile, directory=directory)
+
+    profile.refresh_from_db()
+    client.force_login(superuser)
+    url = reverse("admin:profiles_publishingprofile_fetch_reports", args=[profile.pk])
+    html = client.post(url, {"reports_directory": directory}).content.decode()
+    assert "uploaded to" in html
+    profile.refresh_from_db()
+    assert profile.reports_directory == REPORTS
+    assert oclc_035s(bib) == []
+    assert not AuditEntry.objects.filter(action="profiles.xref.fetched").exists()
+
+
+def test_a_separate_reports_folder_is_accepted(profile):
+    for directory in (REPORTS, "/xfer/metacoll/out/ongoing", "reports"):
+        profile.reports_directory = directory
+        profile.full_clean()
