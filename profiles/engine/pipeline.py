@@ -23,8 +23,9 @@ from records.changes import current_horizon
 
 from ..models import FailureCategory, JobFile, JobRecord, PublishingJob
 from .commit import CommitAhead, commit_job
-from .marcout import OutputError, publish_bytes
-from .selection import candidates, decide, iter_rows, streamed
+from .kinds import kind_of
+from .marcout import OutputError
+from .selection import streamed
 from .writer import NULL, STAGE_FILE, WRITE_BUFFER, FileSplitter, escape, job_directory
 
 logger = logging.getLogger("profiles.engine")
@@ -173,7 +174,8 @@ def _write(job: PublishingJob, *, clock: Callable, ahead: _SessionAhead | None =
         job.save(update_fields=["run_stamp"])
 
     _set_stage(job, Stage.SELECTING, clock, progress_total=None, progress_done=0)
-    queryset = candidates(job)
+    record_kind = kind_of(profile)
+    queryset = record_kind.candidates(job)
     counting = _count_ahead(job, queryset)
 
     max_bytes = connection.max_file_size_bytes if connection is not None else None
@@ -183,14 +185,15 @@ def _write(job: PublishingJob, *, clock: Callable, ahead: _SessionAhead | None =
     # closing(splitter): a failure while writing (a full disk) must not leak the open file.
     with (
         open(directory / STAGE_FILE, "w", encoding="utf-8", buffering=WRITE_BUFFER) as stage,
-        streamed(queryset, chunk_size=CHUNK) as values,
+        streamed(queryset, chunk_size=CHUNK, types=record_kind.copy_types) as values,
         closing(splitter),
     ):
-        rows = iter_rows(values)
+        rows = record_kind.rows(values)
         # Selecting lasts until the database has produced the first candidate (or none).
         first = next(rows, None)
         _set_stage(job, Stage.WRITING, clock, **counting.stage_fields())
         kind, add, write_stage = job.kind, splitter.add, stage.write
+        decide, output = record_kind.decide, record_kind.output
         for row in chain((first,), rows) if first is not None else ():
             outcome, reason, status, ledger = decide(kind, row)
             detail, sequence, oclc = "", NULL, row.oclc_numbers
@@ -206,7 +209,7 @@ def _write(job: PublishingJob, *, clock: Callable, ahead: _SessionAhead | None =
                 if status == "d":
                     oclc = row.ledger_oclc or ""
                 try:
-                    data = publish_bytes(row.marc, status, oclc.split() if status == "d" else None)
+                    data, records = output(row, status, oclc)
                     if not splitter.fits_alone(len(data)):
                         raise OutputError(
                             f"record is {len(data):,} bytes, more than the connection's "
@@ -221,7 +224,7 @@ def _write(job: PublishingJob, *, clock: Callable, ahead: _SessionAhead | None =
                         "",
                     )
                 else:
-                    sequence = add(data)
+                    sequence = add(data, records)
             counts[outcome] += 1
             write_stage(
                 f"{row.bib_id}\t{row.mms_id}\t{outcome}\t{reason}\t{detail}\t{sequence}\t"

@@ -42,8 +42,8 @@ from ..models import PublishingJob, PublishingProfile
 from . import jobs
 from .commit import ADVANCES_WATERMARK
 from .jobs import JobAlreadyActive, JobRefused  # noqa: F401 - raised to the callers of runs
+from .kinds import kind_of
 from .pipeline import CHUNK
-from .selection import candidates, decide, iter_rows
 
 logger = logging.getLogger("profiles.engine")
 RUN_TASK = "profiles.tasks.run_job"
@@ -414,9 +414,10 @@ def dry_run(
     # The job's own query, on this connection, so a dry run sees what its caller sees; inside
     # a transaction Django streams it through a server-side cursor (flat memory).
     with transaction.atomic():
-        values = candidates(probe, read_bytes=False).iterator(chunk_size=CHUNK)
-        for row in iter_rows(values):
-            decision = decide(kind, row)
+        record_kind = kind_of(profile)
+        values = record_kind.candidates(probe, read_bytes=False).iterator(chunk_size=CHUNK)
+        for row in record_kind.rows(values):
+            decision = record_kind.decide(kind, row)
             key = (str(decision.outcome), str(decision.reason))
             result.counts[key[0]] += 1
             result.reasons[key] += 1

@@ -144,7 +144,7 @@ COPY_TYPES = (
 
 
 @contextmanager
-def streamed(queryset, *, chunk_size: int = 2000):
+def streamed(queryset, *, chunk_size: int = 2000, types: tuple[str, ...] = COPY_TYPES):
     """The queryset's value tuples, streamed with flat memory.
 
     On PostgreSQL by COPY (query) TO STDOUT in the binary format, on a connection of its own:
@@ -167,7 +167,7 @@ def streamed(queryset, *, chunk_size: int = 2000):
             cursor.execute("SET LOCAL jit = off")
             statement = connection.Database.ClientCursor(raw).mogrify(sql, params)
             with cursor.copy(f"COPY ({statement}) TO STDOUT (FORMAT BINARY)") as copy:
-                copy.set_types(COPY_TYPES)
+                copy.set_types(types)
                 yield copy.rows()
     finally:
         raw.close()

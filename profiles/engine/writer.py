@@ -72,8 +72,9 @@ class FileSplitter:
     def fits_alone(self, size: int) -> bool:
         return self.max_bytes is None or size <= self.max_bytes
 
-    def add(self, data: bytes) -> int:
-        """Write one record; returns the sequence of the file it went to."""
+    def add(self, data: bytes, records: int = 1) -> int:
+        """Write one record (or a bib's `records` holdings records, kept in one file); returns
+        the sequence of the file it went to."""
         current = self.files[-1] if self._handle is not None else None
         if current is None or (
             current.records >= self.max_records
@@ -82,7 +83,7 @@ class FileSplitter:
             current = self._open_next()
         self._handle.write(data)
         self._digest.update(data)
-        current.records += 1
+        current.records += records
         current.bytes += len(data)
         return current.sequence
 

@@ -1,0 +1,59 @@
+"""What a profile publishes, as a parameter of the engine: the record kind.
+
+The pipeline, the commit, the ledger, the job pages and the dry run are the same for every kind;
+a kind supplies only what differs: which rows a job looks at (the selection, read as one stream),
+what it decides for each, the MARC it sends for a row, the record type named in files, and the
+default folder on OCLC's server. The ledger is kept per (profile, bib) for every kind: a bib's
+holdings are published together (OCLC replaces an institution's holdings per OCLC number).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .marcout import publish_bytes
+from .selection import COPY_TYPES, candidates, decide, iter_rows
+
+
+@dataclass(frozen=True)
+class RecordKind:
+    code: str
+    label: str
+    # The job's candidate rows as a queryset of value tuples: candidates(job, read_bytes=...).
+    candidates: Callable[..., Any]
+    # PostgreSQL types of the candidate columns, for reading COPY's binary format.
+    copy_types: tuple[str, ...]
+    # Rows from value tuples: rows(values) -> iterator of rows.
+    rows: Callable[[Any], Iterator[Any]]
+    # decide(job kind, row) -> selection.Decision.
+    decide: Callable[[str, Any], Any]
+    # output(row, status, oclc numbers) -> (MARC bytes, records in them); OutputError when the
+    # row cannot be sent.
+    output: Callable[[Any, str, str], tuple[bytes, int]]
+    # Default sub-directory on OCLC's server (/xfer/metacoll/in/<folder>).
+    folder: str
+
+
+def _bib_output(row, status: str, oclc: str) -> tuple[bytes, int]:
+    return publish_bytes(row.marc, status, oclc.split() if status == "d" else None), 1
+
+
+BIB = RecordKind(
+    code="bib",
+    label="bibliographic records",
+    candidates=candidates,
+    copy_types=COPY_TYPES,
+    rows=iter_rows,
+    decide=decide,
+    output=_bib_output,
+    folder="bib",
+)
+
+KINDS = {BIB.code: BIB}
+
+
+def kind_of(profile) -> RecordKind:
+    """The record kind a profile publishes."""
+    return KINDS[getattr(profile, "record_kind", BIB.code)]
