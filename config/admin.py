@@ -7,12 +7,13 @@ from django.contrib import admin
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.contenttypes.views import shortcut
 from django.http import Http404
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
 
 # The order of the index and of the navigation sidebar: the librarian's work first (Alma's
 # catalogue, publishing, S/FTP, the OCLC side, the audit trail); users, groups and background
 # tasks after them.
-SECTION_ORDER = ("records", "profiles", "ftp", "datasync", "audit")
+SECTION_ORDER = ("manage_jobs", "records", "profiles", "ftp", "datasync", "audit")
+MANAGE_JOBS = "manage_jobs"
 
 
 class AlmaAdminSite(admin.AdminSite):
@@ -24,6 +25,10 @@ class AlmaAdminSite(admin.AdminSite):
 
     def get_app_list(self, request, app_label=None):
         apps = super().get_app_list(request, app_label)
+        if app_label is None:
+            section = manage_jobs_section(request)
+            if section["models"]:
+                apps.append(section)
         ranks = {label: rank for rank, label in enumerate(SECTION_ORDER)}
         return sorted(apps, key=lambda app: ranks.get(app["app_label"], len(SECTION_ORDER)))
 
@@ -50,3 +55,40 @@ class AlmaAdminSite(admin.AdminSite):
         if not (request.user.has_perm(codename) or request.user.has_perm(change)):
             raise Http404
         return shortcut(request, content_type_id, object_id)
+
+
+def manage_jobs_section(request) -> dict:
+    """Alma's Admin > Manage Jobs and Sets, as an entry of the index and the sidebar: Monitor
+    Jobs (for those who may see any kind of job) and the sets. Its pages are not model
+    admins, so the entry is made here."""
+    user = request.user
+    entries = []
+    if any(
+        user.has_perm(p)
+        for p in (
+            "profiles.view_publishingjob",
+            "records.view_importjob",
+            "records.view_syncjob",
+            "profiles.view_reconciliationrun",
+        )
+    ):
+        entries.append(("Monitor Jobs", "MonitorJobs", reverse("manage:monitor")))
+    if user.has_perm("records.view_bibset"):
+        entries.append(("Manage Sets", "BibSet", reverse("admin:records_bibset_changelist")))
+    return {
+        "name": "Manage Jobs and Sets",
+        "app_label": MANAGE_JOBS,
+        "app_url": entries[0][2] if entries else "",
+        "has_module_perms": bool(entries),
+        "models": [
+            {
+                "name": name,
+                "object_name": object_name,
+                "perms": {"view": True},
+                "admin_url": url,
+                "add_url": None,
+                "view_only": True,
+            }
+            for name, object_name, url in entries
+        ],
+    }

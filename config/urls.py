@@ -13,6 +13,8 @@ urlpatterns = [
     path("records/", include("records.urls")),
     path("ftp/", include("ftp.urls")),
     path("publishing/", include("profiles.urls")),
+    # Admin > Manage Jobs and Sets (Run a Job, Monitor Jobs): jobs of every app.
+    path("jobs/", include("profiles.manage.urls")),
     path("datasync/", include("datasync.urls")),
     # The emulated OCLC APIs (token server and WorldCat Metadata API), as OCLC serves them.
     path("oclc/", include("datasync.worldcat_api.urls")),

@@ -65,6 +65,8 @@ CUSTOM = {
     "profiles:worldcat_confirm": ("profiles", CHANGE),
     "profiles:holdings_now": ("profiles", CHANGE),
     "datasync:report": ("datasync", VIEW),
+    # Manage Jobs and Sets: every role sees the jobs of the apps it may view.
+    "manage:monitor": ("records", VIEW),
     "audit:trail": ("audit", VIEW),
 }
 ADMIN_CHANGE_VIEWS = (

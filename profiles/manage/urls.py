@@ -1,0 +1,13 @@
+"""Admin > Manage Jobs and Sets."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views
+
+app_name = "manage"
+
+urlpatterns = [
+    path("monitor/", views.monitor_jobs, name="monitor"),
+]
