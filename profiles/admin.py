@@ -13,14 +13,21 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.views.decorators.http import require_POST
 
 from audit.describe import form_changes
 from audit.log import record as audit
 
 from . import scheduling
-from .engine import JobRefused, find_orphans, job_to_retry_first, republish_set, run_now
+from .engine import (
+    JobRefused,
+    dry_run,
+    find_orphans,
+    job_to_retry_first,
+    republish_set,
+    run_now,
+)
 from .forms import STATUS_WORDS, FetchReportsForm, PublishingProfileForm, RepublishForm
+from .manage.preview import describe
 from .models import PublishingJob, PublishingProfile
 from .worldcat.admin import WorldCatApiInline, save_api_formset
 from .xref import XrefError, fetch_reports
@@ -204,35 +211,52 @@ class PublishingProfileAdmin(admin.ModelAdmin):
         return redirect("profiles:job", pk=job.pk)
 
     def run_view(self, request, pk: int):
+        """GET: what will change in WorldCat, and a confirmation naming the mode. POST with
+        the mode confirmed (or a dry run, which sends nothing): the job."""
         profile = self._profile_for_change(request, pk)
-        return require_POST(
-            lambda r: self._requested(
-                r,
+        dry = bool(request.POST.get("dry_run"))
+        confirmed = request.POST.get("confirmed_mode") or None
+        if request.method != "POST" or not (dry or confirmed):
+            # A real run is only started from the confirmation, which names its mode.
+            return self._page(
+                request,
                 profile,
-                lambda: run_now(
-                    profile,
-                    # The mode shown on the page the person confirmed: a page left open while
-                    # the mode changed (a Full switching to Incremental) starts nothing.
-                    confirmed_mode=r.POST.get("confirmed_mode") or None,
-                    requested_by=r.user,
-                    dry_run=bool(r.POST.get("dry_run")),
-                ),
+                "profiles/run_confirm.html",
+                preview=describe(dry_run(profile)),
             )
-        )(request)
+        return self._requested(
+            request,
+            profile,
+            lambda: run_now(
+                profile,
+                # The mode shown on the page the person confirmed: a page left open while
+                # the mode changed (a Full switching to Incremental) starts nothing.
+                confirmed_mode=confirmed,
+                requested_by=request.user,
+                dry_run=dry,
+            ),
+        )
 
     def republish_view(self, request, pk: int):
+        """Choose the set, Next: what will change in WorldCat; Submit: the job."""
         profile = self._profile_for_change(request, pk)
         form = RepublishForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
-            return self._requested(
-                request,
-                profile,
-                lambda: republish_set(
+            bib_set = form.cleaned_data["bib_set"]
+            if request.POST.get("confirmed") or form.cleaned_data["dry_run"]:
+                return self._requested(
+                    request,
                     profile,
-                    form.cleaned_data["bib_set"],
-                    requested_by=request.user,
-                    dry_run=form.cleaned_data["dry_run"],
-                ),
+                    lambda: republish_set(
+                        profile,
+                        bib_set,
+                        requested_by=request.user,
+                        dry_run=form.cleaned_data["dry_run"],
+                    ),
+                )
+            preview = describe(dry_run(profile, bib_set=bib_set))
+            return self._page(
+                request, profile, "profiles/republish.html", form=form, preview=preview
             )
         return self._page(request, profile, "profiles/republish.html", form=form)
 

@@ -38,7 +38,7 @@ from django.utils import timezone
 from audit.log import record as audit
 from jobs.models import COMPLETED_STATUSES
 
-from ..models import PublishingJob, PublishingProfile
+from ..models import JobRecord, PublishingJob, PublishingProfile
 from . import jobs
 from .commit import ADVANCES_WATERMARK
 from .jobs import JobAlreadyActive, JobRefused  # noqa: F401 - raised to the callers of runs
@@ -387,6 +387,14 @@ class DryRun:
     counts: Counter = field(default_factory=Counter)
     reasons: Counter = field(default_factory=Counter)
     examples: dict[tuple[str, str], list[Example]] = field(default_factory=dict)
+    # A Baseline's records the profile's ledger does not hold as published: recorded as
+    # published although this profile never sent them, or last sent them as deleted (WorldCat
+    # may not hold them), with a few examples.
+    never_sent: int = 0
+    never_sent_examples: list[Example] = field(default_factory=list)
+    # With `bibs`: each bib's decision (outcome, reason); a bib the job would not even look at
+    # (an Incremental's unchanged records) is absent.
+    decisions: dict[int, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -402,33 +410,51 @@ class DryRun:
 
 
 def dry_run(
-    profile: PublishingProfile, *, mode: str | None = None, bib_set=None, examples: int = 3
+    profile: PublishingProfile,
+    *,
+    mode: str | None = None,
+    bib_set=None,
+    examples: int = 3,
+    bibs: list[int] | None = None,
 ) -> DryRun:
     """Count what a job would do: the profile's mode (or `mode`), or a Republish set of
-    `bib_set`. Reads no MARC; memory stays flat, however big the catalogue."""
+    `bib_set`. Reads no MARC; memory stays flat, however big the catalogue. With `bibs` (bib
+    ids), only those records are looked at, each decision kept in `decisions` (the record
+    page's "what the next job will do")."""
     kind = Kind.REPUBLISH_SET if bib_set is not None else Kind(mode or profile.publishing_mode)
     profile.refresh_from_db(fields=["watermark", "publishing_mode"])
     probe = PublishingJob(profile=profile, kind=kind, bib_set=bib_set)
     result = DryRun(profile=profile, kind=kind, bib_set=bib_set)
     picked: dict[tuple[str, str], list[Example]] = defaultdict(list)
+    never_sent = str(JobRecord.Reason.BASELINE)
     # The job's own query, on this connection, so a dry run sees what its caller sees; inside
     # a transaction Django streams it through a server-side cursor (flat memory).
     with transaction.atomic():
         record_kind = kind_of(profile)
-        values = record_kind.candidates(probe, read_bytes=False).iterator(chunk_size=CHUNK)
-        for row in record_kind.rows(values):
+        query = record_kind.candidates(probe, read_bytes=False)
+        if bibs is not None:
+            query = query.filter(pk__in=bibs)
+        for row in record_kind.rows(query.iterator(chunk_size=CHUNK)):
             decision = record_kind.decide(kind, row)
             key = (str(decision.outcome), str(decision.reason))
             result.counts[key[0]] += 1
             result.reasons[key] += 1
+            if bibs is not None:
+                result.decisions[row.bib_id] = key
             if len(picked[key]) < examples:
                 picked[key].append(Example(row.bib_id, row.mms_id))
+            if key[1] == never_sent and not row.published:
+                result.never_sent += 1
+                if len(result.never_sent_examples) < examples:
+                    result.never_sent_examples.append(Example(row.bib_id, row.mms_id))
     from records.models import Bib
 
-    wanted = {e.bib_id for found in picked.values() for e in found}
-    titles = dict(Bib.objects.filter(pk__in=wanted).values_list("pk", "title"))
-    for found in picked.values():
-        for example in found:
-            example.title = titles.get(example.bib_id, "")
+    found_examples = [e for found in picked.values() for e in found]
+    found_examples += result.never_sent_examples
+    titles = dict(
+        Bib.objects.filter(pk__in={e.bib_id for e in found_examples}).values_list("pk", "title")
+    )
+    for example in found_examples:
+        example.title = titles.get(example.bib_id, "")
     result.examples = dict(picked)
     return result

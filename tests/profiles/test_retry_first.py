@@ -104,8 +104,11 @@ def test_run_now_queues_the_retry_and_the_new_job_follows_when_it_commits(
     client.login(username=superuser.username, password=PASSWORD)
     page = client.get(reverse("admin:profiles_publishingprofile_change", args=[profile.pk]))
     assert f"retries job {failed.pk} first" in page.content.decode()
+    profile.refresh_from_db()
     response = client.post(
-        reverse("admin:profiles_publishingprofile_run", args=[profile.pk]), follow=True
+        reverse("admin:profiles_publishingprofile_run", args=[profile.pk]),
+        {"confirmed_mode": profile.publishing_mode},
+        follow=True,
     )
     assert response.redirect_chain[-1][0] == reverse("profiles:job", args=[failed.pk])
     assert f"Retrying job {failed.pk} first" in response.content.decode()

@@ -53,6 +53,8 @@ def test_a_staff_member_configures_the_profile_republishes_a_set_and_schedules_i
     # Step 5: Bib OCLC Republish Set of Titles.
     page.click("#republish-set")
     page.select_option("#id_bib_set", label="Initial file for OCLC")
+    page.click("#preview-republish")
+    expect(page.locator("#preview-counts [data-count=new]")).to_have_text("3")
     page.click("#submit-republish")
     expect(page.locator("#job-status")).to_have_text("Queued")
     job = PublishingJob.objects.get(profile=profile)

@@ -249,7 +249,7 @@ def test_run_now_queues_a_job_in_the_profile_mode_and_a_second_is_refused_visibl
 ):
     client.force_login(superuser)
     run = reverse("admin:profiles_publishingprofile_run", args=[profile.pk])
-    response = client.post(run, follow=True)
+    response = client.post(run, {"confirmed_mode": "incremental"}, follow=True)
     job = PublishingJob.objects.get()
     assert job.kind == PublishingJob.Kind.INCREMENTAL and job.requested_by == superuser
     assert response.redirect_chain[-1][0] == reverse("profiles:job", args=[job.pk])
@@ -471,4 +471,5 @@ def test_dry_run_queues_the_profile_mode_without_upload_and_is_audited(client, s
     assert job.dry_run and job.kind == PublishingJob.Kind.INCREMENTAL
     entry = AuditEntry.objects.get(action="profiles.job.requested")
     assert entry.actor == superuser and "dry run" in entry.message
-    assert client.get(run).status_code == 405  # only a form button starts a job
+    # Run now's GET is its confirmation ("What will change in WorldCat"): it starts nothing.
+    assert client.get(run).status_code == 200 and PublishingJob.objects.count() == 1
