@@ -302,6 +302,7 @@ class PublishingJob(Job):
         SELECTING = "selecting", "Selecting records"
         WRITING = "writing", "Writing files"
         UPLOADING = "uploading", "Uploading"
+        API = "api", "Setting holdings (WorldCat Metadata API)"
         COMMITTING = "committing", "Finalizing"
         DONE = "done", "Done"
 
@@ -586,6 +587,7 @@ class JobRecord(models.Model):
         BASELINE_DELETED = "baseline_deleted", "Baseline: recorded as deleted, not sent"
         REPUBLISH = "republish", "Republished (set)"
         INVALID = "invalid", "Invalid record"
+        API_REFUSED = "api_refused", "Refused by the WorldCat Metadata API"
 
     # No database-level foreign key: see PublishedRecord.
     # Indexed by the (job, ...) indexes below.

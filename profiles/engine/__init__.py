@@ -6,6 +6,7 @@ one-job-per-profile and retry-first rules. The other modules are its inside:
 - pipeline.py: publish(job), the numbered steps
 - selection.py: which bibs, and what to do with each; marcout.py: the bytes sent
 - writer.py: files and their names; commit.py: the one transaction at the end
+- api_delivery.py: an Incremental's holdings set and unset through the WorldCat Metadata API
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from jobs.liveness import HEARTBEAT_EVERY_S
 from records.changes import current_horizon
 
 from ..models import FailureCategory, JobFile, JobRecord, PublishingJob
+from . import api_delivery
 from .commit import CommitAhead, commit_job
 from .kinds import kind_of
 from .marcout import OutputError
@@ -66,8 +67,10 @@ def publish(
        outcomes.tsv beside the files, and beat the heartbeat every chunk.
     3. Register the files. A run with nothing to send has none: no empty file ever goes to
        OCLC, whatever the connection's Min. Number of Files says (see the README).
-    4. Deliver through ftp.transfer (not for a dry run or a Baseline, which send nothing). A
-       retry of the same job resends exactly these bytes under these names.
+    4. Deliver: first the changes staged for the WorldCat Metadata API (a profile delivering
+       its Incremental changes by API, see api_delivery.py), then the files through
+       ftp.transfer (not for a dry run or a Baseline, which send nothing). A retry of the same
+       job resends exactly these bytes under these names.
     5. Commit in one transaction: per-record outcomes, ledger, watermark, job status, and the
        switch of a Baseline/Full profile to Incremental (see commit.py). On PostgreSQL the
        transaction is opened and loaded while step 4 uploads, and committed only once every
@@ -83,6 +86,9 @@ def publish(
             files = list(job.files.order_by("sequence"))
         else:
             files = _verified_files(job)
+        if api_delivery.staged(job):
+            ahead.close()  # a session opened while writing would idle through the calls
+            api_delivery.deliver(job, clock=clock, sleep=sleep)
         if files and not job.dry_run:
             with closing(_commit_ahead(job, clock)) as committing:
                 _deliver(job, files, clock=clock, sleep=sleep, ahead=ahead.take())
@@ -173,6 +179,8 @@ def _write(job: PublishingJob, *, clock: Callable, ahead: _SessionAhead | None =
         job.run_stamp = (job.started_at or clock()).astimezone(UTC).strftime("%Y%m%dT%H%M%S")
         job.save(update_fields=["run_stamp"])
 
+    # Refuses, before anything is selected, an API the profile delivers by but may not use.
+    api = api_delivery.ApiPlan(job, directory)
     _set_stage(job, Stage.SELECTING, clock, progress_total=None, progress_done=0)
     record_kind = kind_of(profile)
     queryset = record_kind.candidates(job)
@@ -187,6 +195,7 @@ def _write(job: PublishingJob, *, clock: Callable, ahead: _SessionAhead | None =
         open(directory / STAGE_FILE, "w", encoding="utf-8", buffering=WRITE_BUFFER) as stage,
         streamed(queryset, chunk_size=CHUNK, types=record_kind.copy_types) as values,
         closing(splitter),
+        closing(api),
     ):
         rows = record_kind.rows(values)
         # Selecting lasts until the database has produced the first candidate (or none).
@@ -197,7 +206,13 @@ def _write(job: PublishingJob, *, clock: Callable, ahead: _SessionAhead | None =
         for row in chain((first,), rows) if first is not None else ():
             outcome, reason, status, ledger = decide(kind, row)
             detail, sequence, oclc = "", NULL, row.oclc_numbers
-            if status:
+            if status and api.takes(status, oclc, row.ledger_oclc):
+                # A holding to set or unset through the API: its ledger row is written when
+                # OCLC answers (api_delivery), not at commit.
+                oclc = row.ledger_oclc if status == "d" else oclc
+                api.add(row, status, oclc)
+                ledger = "-"
+            elif status:
                 if ahead is not None:
                     ahead.start()
                 if row.marc is None:

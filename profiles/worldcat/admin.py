@@ -28,7 +28,11 @@ class WorldCatApiForm(forms.ModelForm):
 
     class Meta:
         model = WorldCatApi
-        fields = ["base_url", "token_url", "wskey", "secret"]
+        fields = ["base_url", "token_url", "wskey", "secret", "incremental_delivery"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["incremental_delivery"].required = False
 
     def clean_secret(self) -> str:
         value = self.cleaned_data.get("secret", "")
@@ -37,6 +41,10 @@ class WorldCatApiForm(forms.ModelForm):
         if not value:
             raise forms.ValidationError("Enter the WSKey's secret.")
         return value
+
+    def clean_incremental_delivery(self) -> str:
+        # Optional in the post (a script, an older page): empty keeps what the section says.
+        return self.cleaned_data.get("incremental_delivery") or self.instance.incremental_delivery
 
     def clean_base_url(self) -> str:
         return (self.cleaned_data.get("base_url") or "").strip().rstrip("/")
@@ -81,7 +89,7 @@ class WorldCatApiInline(admin.StackedInline):
     extra = 0
     verbose_name = "WorldCat Metadata API"
     verbose_name_plural = "WorldCat Metadata API"
-    fields = ["base_url", "token_url", "wskey", "secret", "environment"]
+    fields = ["base_url", "token_url", "wskey", "secret", "incremental_delivery", "environment"]
     readonly_fields = ["environment"]
 
     @admin.display(description="Environment")
@@ -93,6 +101,12 @@ class WorldCatApiInline(admin.StackedInline):
         if obj.production_confirmed_at:
             when = f"{obj.production_confirmed_at:%Y-%m-%d %H:%M}"
             return f"Production: OCLC's real WorldCat (use confirmed {when})."
+        if obj.incremental_delivery == obj.Delivery.API:
+            return (
+                "Production: OCLC's real WorldCat. Its first use asks for a confirmation: until "
+                "then Incremental jobs fail without sending anything (confirm with Test WorldCat "
+                "API…)."
+            )
         return "Production: OCLC's real WorldCat. Its first use asks for a confirmation."
 
 

@@ -42,6 +42,10 @@ def url_problem(url: str) -> str | None:
 class WorldCatApi(models.Model):
     """One profile's connection to the WorldCat Metadata API (the client is `client.py`)."""
 
+    class Delivery(models.TextChoices):
+        FILES = "files", "Files (Data Sync)"
+        API = "api", "WorldCat Metadata API"
+
     profile = models.OneToOneField(
         "profiles.PublishingProfile", on_delete=models.CASCADE, related_name="worldcat_api"
     )
@@ -62,6 +66,17 @@ class WorldCatApi(models.Model):
         "WSKey (client ID)", max_length=200, help_text="From OCLC's Developer Network."
     )
     secret = EncryptedTextField("Secret", blank=True)
+    # profiles/engine/api_delivery.py: how an Incremental job delivers its changes.
+    incremental_delivery = models.CharField(
+        "Delivery of Incremental changes",
+        max_length=10,
+        choices=Delivery.choices,
+        default=Delivery.FILES,
+        help_text="WorldCat Metadata API: an Incremental job sets the holding of each new or "
+        "changed record on its OCLC number and unsets it for a deleted one (cascadeDelete off); "
+        "records without an OCLC number still go in a file. Full and Republish set always "
+        "send files.",
+    )
     # A production profile's first use asks for a confirmation; a new address asks again.
     production_confirmed_at = models.DateTimeField(null=True, blank=True, editable=False)
     production_confirmed_by = models.ForeignKey(
