@@ -10,8 +10,10 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.urls import NoReverseMatch, reverse
 
 from ftp.fields import EncryptedTextField
+from jobs.models import Job
 
 OCLC_BASE_URL = "https://metadata.api.oclc.org/worldcat"
 OCLC_TOKEN_URL = "https://oauth.oclc.org/token"  # noqa: S105 (an address)
@@ -119,28 +121,15 @@ class WorldCatApi(models.Model):
         return bool(self.base_url and self.token_url and self.wskey and self.secret)
 
 
-class ReconciliationRun(models.Model):
+class ReconciliationRun(Job):
     """One reconciliation of a profile's ledger against WorldCat, run in the background through
-    the Metadata API; its differences are rows of ReconciliationDifference."""
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Completed successfully"
-        FAILED = "failed", "Failed"
+    the Metadata API; its differences are rows of ReconciliationDifference. A job like the
+    others (jobs.models.Job): the same states, who asked, when, and its heartbeat (set with each
+    progress step: a run whose worker died stops beating)."""
 
     profile = models.ForeignKey(
         "profiles.PublishingProfile", on_delete=models.CASCADE, related_name="reconciliations"
     )
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    # Set with each progress step: a run whose worker died stops beating.
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
     # The WorldCat holdings export from Collection Manager, if one was given (deleted after use).
     export_path = models.CharField(max_length=1000, blank=True)
     export_name = models.CharField(max_length=255, blank=True)
@@ -175,9 +164,12 @@ class ReconciliationRun(models.Model):
     def __str__(self) -> str:
         return f"Reconciliation {self.pk} of {self.profile}"
 
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+    def get_absolute_url(self) -> str:
+        """The profile's reconciliation page (it shows the profile's latest run)."""
+        try:
+            return reverse("profiles:reconciliation", args=[self.profile_id])
+        except NoReverseMatch:
+            return ""
 
     @property
     def total(self) -> int:

@@ -157,6 +157,19 @@ def test_without_the_api_section_the_page_says_what_to_do(make_profile, client, 
     assert not ReconciliationRun.objects.exists() and response.status_code == 302
 
 
+def test_a_reconciliation_run_is_a_job_with_the_others_states(plain_profile, superuser):
+    from jobs.models import Job, JobStatus
+
+    run = ReconciliationRun.objects.create(profile=plain_profile, requested_by=superuser)
+    assert isinstance(run, Job) and run.status == JobStatus.QUEUED and run.is_active
+    assert run.job_type == "Reconciliation run"
+    assert run.get_absolute_url() == reverse("profiles:reconciliation", args=[plain_profile.pk])
+    run_reconciliation(run)
+    run.refresh_from_db()
+    assert run.status == JobStatus.SUCCEEDED and run.is_finished and run.finished_at
+    assert run.started_at and run.duration is not None
+
+
 def test_a_large_ledger_is_checked_ten_numbers_a_request_with_progress(plain_profile, almad):
     bibs = [make_bib(oclc=f"(OCoLC){9000 + i}") for i in range(45)]
     WorldCatRecord.objects.bulk_create(WorldCatRecord(oclc_number=9000 + i) for i in range(45))
