@@ -27,6 +27,7 @@ from django.views.decorators.http import require_POST
 from jobs.models import COMPLETED_STATUSES
 
 from .engine import JobRefused, find_orphans, retry
+from .engine.api_delivery import summary as api_summary
 from .engine.writer import job_directory
 from .forms import STATUS_WORDS, JobFilterForm, OutcomeFilterForm
 from .models import JobFile, JobRecord, PublishingJob
@@ -276,6 +277,7 @@ def job_detail(request, pk: int):
             "can_retry": can_change and job.status == PublishingJob.Status.FAILED,
             "attempts": job.attempt_history.select_related("requested_by"),
             "delivery": job.delivery(),
+            "api_delivery": api_summary(job),
             "progress": progress_data(job),
         },
     )

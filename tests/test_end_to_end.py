@@ -9,7 +9,8 @@ import pytest
 from django.core.management import call_command
 
 from datasync.models import Holding
-from profiles.models import PublishingJob, PublishingProfile
+from profiles.engine.api_delivery import VIA_API
+from profiles.models import PublishedRecord, PublishingJob, PublishingProfile, WorldCatApi
 from profiles.xref import fetch_reports
 from records import actions
 from records.models import Bib, ExportTag
@@ -34,7 +35,10 @@ def _held_numbers() -> set[int]:
     )
 
 
-def test_real_records_go_round_the_whole_loop(demo_exchange, shared_marc):  # noqa: F811
+@pytest.mark.parametrize("delivery", ["files", "api"])
+def test_real_records_go_round_the_whole_loop(demo_exchange, shared_marc, delivery):  # noqa: F811
+    """The same scenario with the Incremental's changes delivered by files (Data Sync) or
+    through the WorldCat Metadata API: the same holdings, and reconciliation at zero."""
     profile = demo_exchange
     # 30 Library of Congress records (UTF-8, Arabic, Hebrew, CJK...) and 12 MARC-8 UVA records,
     # one of which the import refuses (a stray diacritic at the end of a 700 $4): exit status 1.
@@ -69,11 +73,14 @@ def test_real_records_go_round_the_whole_loop(demo_exchange, shared_marc):  # no
         assert bib.oclc_numbers, f"{bib.mms_id} got no number back"
     assert fetch_reports(profile).counts["staged"] == 0  # a report is applied once
 
+    WorldCatApi.objects.filter(profile=profile).update(incremental_delivery=delivery)
     untagged, deleted = numbered[0], numbered[1]
     actions.set_export_tag([untagged], ExportTag.DONT_PUBLISH)
     actions.delete_bib(deleted)
     incremental = _run(profile, "incremental")
     assert incremental.count_deleted == 2
+    via_api = PublishedRecord.objects.filter(profile=profile, job=incremental, file_name=VIA_API)
+    assert via_api.count() == (incremental.records_sent if delivery == "api" else 0)
     held = _held_numbers()
     assert int(untagged.oclc_number_list[0]) not in held
     assert int(deleted.oclc_number_list[0]) not in held

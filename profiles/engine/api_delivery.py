@@ -148,6 +148,38 @@ class Result:
     detail: str
 
 
+@dataclass
+class ApiSummary:
+    """What a job did through the API, for its page: holdings set and unset (its ledger rows,
+    so exact for a job that failed half-way too), of the calls it staged."""
+
+    staged: int
+    set: int
+    unset: int
+
+    @property
+    def done(self) -> int:
+        return self.set + self.unset
+
+
+def summary(job: PublishingJob) -> ApiSummary | None:
+    """None for a job that staged nothing for the API."""
+    path = job_directory(job) / API_FILE
+    try:
+        with open(path, encoding="utf-8") as handle:
+            staged_calls = sum(1 for _ in handle)
+    except FileNotFoundError:
+        return None
+    done = Counter(
+        PublishedRecord.objects.filter(
+            profile_id=job.profile_id, job_id=job.pk, file_name=VIA_API
+        ).values_list("status", flat=True)
+    )
+    return ApiSummary(
+        staged_calls, done[PublishedRecord.Status.PUBLISHED], done[PublishedRecord.Status.DELETED]
+    )
+
+
 def staged(job: PublishingJob) -> bool:
     return (job_directory(job) / API_FILE).exists()
 

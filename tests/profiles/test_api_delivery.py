@@ -104,6 +104,8 @@ def test_an_api_incremental_sets_and_unsets_holdings_and_files_only_what_has_no_
     client.force_login(superuser)
     page = client.get(job.get_absolute_url()).content.decode()
     assert "unset on 7002" in page
+    assert "Through the WorldCat Metadata API: 4 of 4 holdings changed" in page
+    assert "(2 set, 2 unset" in page
 
 
 def test_a_storm_of_429s_is_ridden_out_by_a_job_and_no_secret_is_logged(
@@ -126,7 +128,7 @@ def test_a_storm_of_429s_is_ridden_out_by_a_job_and_no_secret_is_logged(
 
 
 def test_a_failure_half_way_leaves_the_ledger_exact_and_a_retry_does_the_rest(
-    api_profile, oclc_api
+    api_profile, oclc_api, client, superuser
 ):
     numbers = list(range(7301, 7306))
     in_worldcat(*numbers)
@@ -140,6 +142,9 @@ def test_a_failure_half_way_leaves_the_ledger_exact_and_a_retry_does_the_rest(
     done = {int(r.oclc_numbers) for r in PublishedRecord.objects.filter(profile=api_profile)}
     assert done == held(oclc_api.institution) and len(done) == 2
     assert not JobRecord.objects.filter(job=job).exists()
+    client.force_login(superuser)
+    page = client.get(job.get_absolute_url()).content.decode()
+    assert "2 of 5 holdings changed" in page and "A retry does the rest" in page
 
     ApiKey.objects.filter(pk=oclc_api.key.pk).update(rate_limit=0)
     again = retry(job, in_process=True, sleep=no_sleep)
