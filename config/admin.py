@@ -58,11 +58,14 @@ class AlmaAdminSite(admin.AdminSite):
 
 
 def manage_jobs_section(request) -> dict:
-    """Alma's Admin > Manage Jobs and Sets, as an entry of the index and the sidebar: Monitor
-    Jobs (for those who may see any kind of job) and the sets. Its pages are not model
+    """Alma's Admin > Manage Jobs and Sets, as an entry of the index and the sidebar: Run a Job
+    (for those who may run one), Monitor Jobs (for those who may see any kind of job) and the
+    sets. Its pages are not model
     admins, so the entry is made here."""
     user = request.user
     entries = []
+    if user.has_perm("profiles.change_publishingprofile") or user.has_perm("records.change_bibset"):
+        entries.append(("Run a Job", "RunAJob", reverse("manage:run")))
     if any(
         user.has_perm(p)
         for p in (

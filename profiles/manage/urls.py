@@ -9,5 +9,6 @@ from . import views
 app_name = "manage"
 
 urlpatterns = [
+    path("run/", views.run_a_job, name="run"),
     path("monitor/", views.monitor_jobs, name="monitor"),
 ]

@@ -130,6 +130,21 @@ def sftp_connection(sshd, db) -> SftpConnection:
 
 
 @pytest.fixture
+def connection_row(db) -> SftpConnection:
+    """A connection row for pages whose jobs are queued, not run: no server behind it."""
+    return SftpConnection.objects.create(
+        name="OCLC Data Sync",
+        server="127.0.0.1",
+        port=2222,
+        sub_directory="/xfer/metacoll/in/bib",
+        username="fx_test",
+        password="not-shown-anywhere-4711",
+        host_key_type="ssh-ed25519",
+        host_key_sha256="SHA256:abc",
+    )
+
+
+@pytest.fixture
 def make_profile(db, publish_dir):
     def make(connection=None, **fields) -> PublishingProfile:
         values = {

@@ -16,7 +16,6 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from audit.models import AuditEntry
-from ftp.models import SftpConnection
 from jobs import liveness
 from profiles.engine.writer import job_directory
 from profiles.models import JobFile, JobRecord, PublishingJob, PublishingProfile
@@ -24,20 +23,6 @@ from records.models import BibSet, mms_id_for
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def connection_row(db) -> SftpConnection:
-    return SftpConnection.objects.create(
-        name="OCLC Data Sync",
-        server="127.0.0.1",
-        port=2222,
-        sub_directory="/xfer/metacoll/in/bib",
-        username="fx_test",
-        password="not-shown-anywhere-4711",
-        host_key_type="ssh-ed25519",
-        host_key_sha256="SHA256:abc",
-    )
 
 
 @pytest.fixture

@@ -67,6 +67,8 @@ CUSTOM = {
     "datasync:report": ("datasync", VIEW),
     # Manage Jobs and Sets: every role sees the jobs of the apps it may view.
     "manage:monitor": ("records", VIEW),
+    # Lists the jobs the person may run (publishing, or the catalogue's Synchronize).
+    "manage:run": ("records", VIEW),
     "audit:trail": ("audit", VIEW),
 }
 ADMIN_CHANGE_VIEWS = (
