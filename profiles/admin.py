@@ -30,12 +30,16 @@ from .forms import STATUS_WORDS, FetchReportsForm, PublishingProfileForm, Republ
 from .manage.preview import describe
 from .models import PublishingJob, PublishingProfile
 from .worldcat.admin import WorldCatApiInline, save_api_formset
+from .worldcat.views import production_gate
 from .xref import XrefError, fetch_reports
 
 HOLDINGS_ONLY_NOTE = (
     "Records tagged Publish holdings only are neither sent nor deleted by this profile: their "
     "WorldCat holdings are kept by holdings publishing."
 )
+
+
+RUN_URL = "admin:profiles_publishingprofile_run"
 
 
 @admin.register(PublishingProfile)
@@ -216,6 +220,8 @@ class PublishingProfileAdmin(admin.ModelAdmin):
         profile = self._profile_for_change(request, pk)
         dry = bool(request.POST.get("dry_run"))
         confirmed = request.POST.get("confirmed_mode") or None
+        api = WorldCatApiInline.model.objects.filter(profile=profile).first()
+        by_api = api if api and api.incremental_delivery == api.Delivery.API else None
         if request.method != "POST" or not (dry or confirmed):
             # A real run is only started from the confirmation, which names its mode.
             return self._page(
@@ -223,7 +229,13 @@ class PublishingProfileAdmin(admin.ModelAdmin):
                 profile,
                 "profiles/run_confirm.html",
                 preview=describe(dry_run(profile)),
+                by_api=by_api,
             )
+        if by_api and confirmed == PublishingProfile.Mode.INCREMENTAL and not dry:
+            # The first use of OCLC's real API is confirmed by a person, here as elsewhere.
+            gate = production_gate(request, by_api, reverse(RUN_URL, args=[profile.pk]))
+            if gate:
+                return gate
         return self._requested(
             request,
             profile,

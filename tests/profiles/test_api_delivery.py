@@ -213,3 +213,23 @@ def test_the_profile_page_offers_the_delivery_choice(api_profile, client, superu
         reverse("admin:profiles_publishingprofile_change", args=[api_profile.pk])
     ).content.decode()
     assert "Delivery of Incremental changes" in page and "Files (Data Sync)" in page
+
+
+def test_run_now_asks_for_the_confirmation_before_the_first_use_of_a_production_api(
+    api_profile, client, superuser
+):
+    WorldCatApi.objects.filter(profile=api_profile).update(
+        base_url="https://metadata.api.oclc.org/worldcat", token_url="https://oauth.oclc.org/token"
+    )
+    client.force_login(superuser)
+    url = reverse("admin:profiles_publishingprofile_run", args=[api_profile.pk])
+    page = client.get(url).content.decode()
+    assert "Delivered through the WorldCat Metadata API" in page and "Production" in page
+    response = client.post(url, {"confirmed_mode": "incremental"})
+    assert response.status_code == 302 and "confirm" in response["Location"]
+    assert not PublishingJob.objects.exists()
+
+    confirm = client.post(response["Location"])
+    assert confirm.status_code == 302 and confirm["Location"] == url
+    response = client.post(url, {"confirmed_mode": "incremental"})
+    assert response.status_code == 302 and PublishingJob.objects.count() == 1
