@@ -233,3 +233,35 @@ def test_run_now_asks_for_the_confirmation_before_the_first_use_of_a_production_
     assert confirm.status_code == 302 and confirm["Location"] == url
     response = client.post(url, {"confirmed_mode": "incremental"})
     assert response.status_code == 302 and PublishingJob.objects.count() == 1
+
+
+def test_an_unreachable_api_fails_the_job_before_its_files_go_and_the_retry_sends_both(
+    api_profile, oclc_api, sshd
+):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    WorldCatApi.objects.filter(profile=api_profile).update(
+        base_url=f"http://127.0.0.1:{closed}/worldcat",
+        token_url=f"http://127.0.0.1:{closed}/oauth/token",
+    )
+    in_worldcat(7801)
+    numbered = make_bib(oclc="(OCoLC)7801")
+    unnumbered = make_bib(oclc=None)
+    job = run(api_profile, "incremental")
+    assert job.status == PublishingJob.Status.FAILED and job.failure_category == "network"
+    assert "0 of 1 holdings done" in job.failure_message
+    assert not PublishedRecord.objects.exists() and not Holding.objects.exists()
+    assert job.files.count() == 1 and not sent_records(sshd)  # written, not uploaded
+
+    oclc_api.attach(api_profile)  # the right address again
+    result = run_now(api_profile, mode="incremental", in_process=True, sleep=no_sleep)
+    assert result.retry is not None and result.retry.pk == job.pk
+    again = result.retry
+    assert again.status == PublishingJob.Status.SUCCEEDED, again.failure_message
+    assert list(sent_records(sshd)) == [str(unnumbered.mms_id)]
+    assert held(oclc_api.institution) == {7801}
+    assert ledger(api_profile)[numbered.pk] == ("published", "7801", VIA)
+    assert result.job is not None and result.job.records_sent == 0
