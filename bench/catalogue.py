@@ -30,6 +30,8 @@ from datetime import UTC, datetime
 from django.db import connection, transaction
 
 from records.changes import next_marker
+from records.gate import GATE_VERSION
+from records.ingest import passes_quickly, stored_problem
 from records.marc import BibSummary, clean_heading, content_hash
 from records.models import Bib, Holding, mms_id_for
 
@@ -358,8 +360,15 @@ def _spans(data: bytes, base: int) -> list[tuple[int, int]]:
 
 BIB_COLUMNS = (
     "id, mms_id, marc, content_hash, title, author, oclc_numbers, cataloging_language, "
-    "export_tag, suppressed, deleted_at, holdings_count, change_marker, created_at, updated_at"
+    "export_tag, suppressed, deleted_at, holdings_count, change_marker, gate_version, "
+    "created_at, updated_at"
 )
+
+
+def gate_stamp(data: bytes) -> int:
+    """The gate stamp a record gets on its way in (records.models.Bib.gate_version): the import
+    and the MARC editor give it to what the validation gate accepts, as here."""
+    return GATE_VERSION if passes_quickly(data) or stored_problem(data) is None else 0
 
 
 def _copy_bibs(cursor, ids, *, seed: int, marker: int, now: datetime, new: bool = False) -> int:
@@ -402,6 +411,7 @@ def _copy_bibs(cursor, ids, *, seed: int, marker: int, now: datetime, new: bool 
                     deleted,
                     held,
                     marker,
+                    gate_stamp(data),  # an insert writes it as it is, as the importer does
                     now,
                     now,
                 )
@@ -483,17 +493,20 @@ def change_day(percent: float, *, day: int, seed: int = 42) -> dict[str, int]:
         now = datetime.now(UTC)
 
         cursor.execute(
-            "CREATE TEMP TABLE bench_edit (id bigint, marc bytea, hash text, oclc text) "
-            "ON COMMIT DROP"
+            "CREATE TEMP TABLE bench_edit (id bigint, marc bytea, hash text, oclc text, "
+            "gate smallint) ON COMMIT DROP"
         )
         with cursor.cursor.copy("COPY bench_edit FROM STDIN") as copy:
             for pk in picked["edited"]:
                 data, summary = build_record(mms_id_for(pk), seed, version=day + 1)
-                copy.write_row((pk, data, content_hash(data), summary.oclc_column))
-        # The new OCLC numbers an edit brought are recorded in the bib's column, as on import.
+                copy.write_row(
+                    (pk, data, content_hash(data), summary.oclc_column, -gate_stamp(data))
+                )
+        # The new OCLC numbers an edit brought are recorded in the bib's column, as on import;
+        # the stamp is claimed (minus the version), as the MARC editor's save does.
         cursor.execute(
             f"UPDATE {bib_table} b SET marc = e.marc, content_hash = e.hash, "  # noqa: S608
-            "oclc_numbers = e.oclc, change_marker = %s, updated_at = %s "
+            "oclc_numbers = e.oclc, gate_version = e.gate, change_marker = %s, updated_at = %s "
             "FROM bench_edit e WHERE b.id = e.id",
             [marker, now],
         )

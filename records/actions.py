@@ -19,6 +19,7 @@ from audit.log import record_many as audit_many
 
 from . import ingest
 from .changes import mark_changed
+from .gate import GATE_VERSION
 from .ingest import stored_problem
 from .marc import BibSummary, MarcStructureError
 from .models import (
@@ -78,6 +79,7 @@ def create_bib(
         bib.export_tag = ExportTag(export_tag)
     bib.apply_marc(data, summary)
     bib.save(force_insert=True)
+    bib.gate_version = GATE_VERSION  # what the database made of the claim
     _write_oclc_numbers(bib, summary.oclc_numbers)
     holding_rows = [
         Holding(bib=bib, library=h[0], location=h[1], call_number=h[2]) for h in holdings
@@ -122,9 +124,11 @@ def replace_marc(
             "author",
             "oclc_numbers",
             "cataloging_language",
+            "gate_version",
             "updated_at",
         ]
     )
+    bib.gate_version = GATE_VERSION  # what the database made of the claim
     _write_oclc_numbers(bib, summary.oclc_numbers)
     mark_changed([bib.pk])
     audit(

@@ -35,6 +35,7 @@ from audit.log import record as audit
 
 from . import actions
 from .changes import next_marker
+from .gate import GATE_VERSION
 from .ingest import Prepared, RecordError, prepare
 from .models import Bib, ExportTag, Holding, OclcNumber, allocate_ids, mms_id_for, pk_from_mms_id
 from .readers import RawRecord, not_marc_reason, read_records
@@ -277,7 +278,9 @@ class Importer:
                 holdings.extend((pk, lib, loc, call, now) for lib, loc, call in found)
                 if item.repairs:
                     repaired.append((pk, mms_id, summary.title, item.repairs))
-                # The derived columns as Bib.apply_marc sets them, without a model instance.
+                # The derived columns as Bib.apply_marc sets them, without a model instance,
+                # and the gate's stamp, written as it is (`prepare` accepted the record): an
+                # insert may vouch for its bytes, and no trigger then runs per row.
                 yield (
                     pk,
                     mms_id,
@@ -291,6 +294,7 @@ class Importer:
                     False,
                     len(found),
                     marker,
+                    GATE_VERSION,
                     now,
                     now,
                 )
@@ -334,6 +338,7 @@ BIB_COLUMNS = (
     "suppressed",
     "holdings_count",
     "change_marker",
+    "gate_version",
     "created_at",
     "updated_at",
 )

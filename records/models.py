@@ -10,6 +10,7 @@ from config.validators import no_control_characters
 from jobs.models import Job, JobStatus
 
 from .changes import ChangeCounter  # noqa: F401 - model registered with this app
+from .gate import GATE_VERSION
 from .marc import BibSummary, content_hash, parse, summarize
 
 # MMS IDs look like Alma's: "99", a ten-digit sequence, then the four-digit institution code.
@@ -147,6 +148,13 @@ class Bib(models.Model):
     # holdings_count = 0 without counting rows.
     holdings_count = models.PositiveIntegerField(default=0, editable=False)
     change_marker = models.BigIntegerField(default=0, editable=False)
+    # The version of the validation gate (records.gate.GATE_VERSION) these very bytes passed, or
+    # 0. An update earns the stamp only by writing minus the version with bytes the gate
+    # accepted (apply_marc); the database turns that claim into the stamp, and resets it to 0
+    # whenever the bytes change without one (triggers of migration 0007: raw SQL, a stale
+    # save). An insert claims it too, or writes it as it is (the importer's COPY); one that
+    # does not name it gets 0. Publishing runs the whole gate again only on rows without it.
+    gate_version = models.SmallIntegerField(db_default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -203,9 +211,13 @@ class Bib(models.Model):
     def apply_marc(self, data: bytes, summary: BibSummary | None = None) -> None:
         """Replace the stored record and refresh every column derived from it (not saved).
 
-        Callers go through records.actions, which also stamps the change and audits it.
+        Callers go through records.actions, which also stamps the change and audits it. The
+        bytes are ones the validation gate accepted (records.ingest made them): the save claims
+        the gate's stamp for them (see gate_version); callers set the stamp itself back once
+        saved, so a later save of other bytes cannot claim it again.
         """
         summary = summary or summarize(parse(data))
+        self.gate_version = -GATE_VERSION
         self.marc = data
         self.content_hash = content_hash(data)
         self.title = summary.title

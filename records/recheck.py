@@ -6,6 +6,10 @@ then each repairable record is stored repaired (records.actions.replace_marc: au
 changed for the next publishing job) with one "records.bib.repaired" entry naming the repairs.
 Records the gate refuses cannot be repaired automatically: fix them in the MARC editor (publishing
 reports them as invalid and does not send them meanwhile).
+
+Records that pass as they are get the gate's stamp (Bib.gate_version) if they lacked it, only
+where their bytes are still the ones checked, so publishing need not check them again; their
+bytes, and so the catalogue, do not change.
 """
 
 from __future__ import annotations
@@ -13,11 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from audit.log import record as audit
 
 from . import actions
+from .gate import GATE_VERSION
 from .ingest import judge_stored
 from .models import Bib
 
@@ -62,7 +67,7 @@ def check_records(
         rows = list(
             Bib.objects.filter(pk__gt=last)
             .order_by("pk")
-            .values_list("pk", "mms_id", "marc")[:BATCH]
+            .values_list("pk", "mms_id", "marc", "gate_version")[:BATCH]
         )
         if not rows:
             if repair:
@@ -74,9 +79,12 @@ def check_records(
                     data=result.as_json() | {"records": None},
                 )
             return result
-        for pk, mms_id, marc in rows:
+        passed = []
+        for pk, mms_id, marc, version in rows:
             result.checked += 1
             problem, prepared = judge_stored(bytes(marc))
+            if not problem and not (prepared and prepared.repairs) and version != GATE_VERSION:
+                passed.append((pk, bytes(marc)))
             if problem:
                 result.findings.append(Finding(mms_id, "invalid", problem))
             elif prepared is not None and prepared.repairs:
@@ -86,6 +94,7 @@ def check_records(
                 result.findings.append(
                     Finding(mms_id, "repaired" if repair else "repairable", reason)
                 )
+        _stamp(passed)
         last = rows[-1][0]
         if progress:
             progress(result.checked)
@@ -101,3 +110,22 @@ def _repair(pk: int, prepared, actor) -> None:
         actor=actor,
         source="check_records --repair",
     )
+
+
+def _stamp(passed: list[tuple[int, bytes]]) -> None:
+    """Claim the gate's stamp for records that passed, where their bytes are still the ones
+    checked (a record changed meanwhile keeps what the database gave it)."""
+    if not passed:
+        return
+    if connection.vendor != "postgresql":
+        for pk, marc in passed:
+            Bib.objects.filter(pk=pk, marc=marc).update(gate_version=-GATE_VERSION)
+        return
+    table = Bib._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} b SET gate_version = %s "  # noqa: S608
+            "FROM unnest(%s::bigint[], %s::bytea[]) AS v(id, marc) "
+            "WHERE b.id = v.id AND b.marc = v.marc",
+            [-GATE_VERSION, [pk for pk, _ in passed], [marc for _, marc in passed]],
+        )

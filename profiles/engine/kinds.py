@@ -37,7 +37,8 @@ class RecordKind:
 
 
 def _bib_output(row, status: str, oclc: str) -> tuple[bytes, int]:
-    return publish_bytes(row.marc, status, oclc.split() if status == "d" else None), 1
+    numbers = oclc.split() if status == "d" else None
+    return publish_bytes(row.marc, status, numbers, row.gated), 1
 
 
 BIB = RecordKind(

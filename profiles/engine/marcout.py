@@ -9,7 +9,11 @@ What publishing changes in a stored record (UTF-8 ISO 2709, 001 = MMS ID):
 
 Whatever is about to be sent passes the catalogue's validation gate once more (`_gate`): a record
 stored before the gate existed, or written around it, is reported as an invalid record and never
-reaches OCLC.
+reaches OCLC. Stored bytes stamped with the current gate version (records.models.Bib.
+gate_version: the database clears the stamp whenever the bytes change without passing the gate)
+skip that check when only LDR/05 and 035 $a "(OCoLC)<digits>" were written here, changes that
+keep an accepted record acceptable; what pymarc rebuilt, and a delete's numbers taken from the
+ledger, are checked whatever the stamp.
 
 Most records need only LDR/05, which is one byte: `publish_bytes` patches it in place. Records
 whose 035 needs work are rebuilt field by field at byte level; anything unusual (a layout pymarc
@@ -52,14 +56,18 @@ class OutputError(ValueError):
     """This record cannot be sent (reported for the record; the job goes on)."""
 
 
-def publish_bytes(data: bytes, status: str, oclc_numbers: Sequence[str] | None = None) -> bytes:
+def publish_bytes(
+    data: bytes, status: str, oclc_numbers: Sequence[str] | None = None, gated: bool = False
+) -> bytes:
     """The stored record as sent with LDR/05 = `status`.
 
     `oclc_numbers`: for deletes, the normalised OCLC numbers to carry in 035 (the ledger's);
-    None keeps the record's own. Raises OutputError when the result breaks ISO 2709 limits or
-    does not pass the validation gate.
+    None keeps the record's own. `gated`: the stored bytes carry the current gate stamp.
+    Raises OutputError when the result breaks ISO 2709 limits or does not pass the validation
+    gate.
     """
-    return _gate(_publish_bytes(data, status, oclc_numbers))
+    sent, by_bytes = _publish_bytes(data, status, oclc_numbers)
+    return sent if gated and by_bytes else _gate(sent)
 
 
 def _gate(data: bytes) -> bytes:
@@ -73,17 +81,20 @@ def _gate(data: bytes) -> bytes:
     return data
 
 
-def _publish_bytes(data: bytes, status: str, oclc_numbers: Sequence[str] | None) -> bytes:
+def _publish_bytes(
+    data: bytes, status: str, oclc_numbers: Sequence[str] | None
+) -> tuple[bytes, bool]:
+    """The record as sent, and whether only LDR/05 and 035 $a were written, at byte level."""
     if status not in STATUSES:
         raise ValueError(f"LDR/05 must be one of n, c, d, not {status!r}")
     if len(data) < 24 or data[9:10] != b"a" or data[-1] != RECORD_TERMINATOR:
-        return publish_with_pymarc(data, status, oclc_numbers)
+        return publish_with_pymarc(data, status, oclc_numbers), False
     if oclc_numbers is None and not _needs_035_work(data):
-        return _check(data[:5] + status.encode() + data[6:])
+        return _check(data[:5] + status.encode() + data[6:]), True
     try:
         return _rebuild(data, status, oclc_numbers)
     except _Unusual:
-        return publish_with_pymarc(data, status, oclc_numbers)
+        return publish_with_pymarc(data, status, oclc_numbers), False
 
 
 def _needs_035_work(data: bytes) -> bool:
@@ -164,7 +175,7 @@ def _normalise_035(body: bytes, found: list[str]) -> tuple[bytes, bool]:
     return _SUBFIELD.join(parts) + bytes([FIELD_TERMINATOR]), has_oclc
 
 
-def _rebuild(data: bytes, status: str, oclc_numbers: Sequence[str] | None) -> bytes:
+def _rebuild(data: bytes, status: str, oclc_numbers: Sequence[str] | None) -> tuple[bytes, bool]:
     layout = _layout(data)
     base, tags, starts = layout.base, layout.tags, layout.starts
     found: list[str] = []
@@ -173,7 +184,7 @@ def _rebuild(data: bytes, status: str, oclc_numbers: Sequence[str] | None) -> by
         if tag == b"035":
             changed[i] = _normalise_035(data[base + starts[i] : base + starts[i + 1]], found)
     if oclc_numbers is not None and list(oclc_numbers) != found:
-        return _replace_oclc_numbers(data, layout, changed, status, oclc_numbers)
+        return _replace_oclc_numbers(data, layout, changed, status, oclc_numbers), False
     # Only 035 fields change: the rest of the data is copied in runs between them, and the
     # directory entries before the first field whose length changed are kept as they are.
     lengths = list(layout.lengths)
@@ -192,7 +203,7 @@ def _rebuild(data: bytes, status: str, oclc_numbers: Sequence[str] | None) -> by
     directory = layout.directory[: 12 * first] + _directory(
         tags[first:], lengths[first:], accumulate(lengths[first:], initial=starts[first])
     )
-    return _join(data[:24], status, directory, sum(lengths), pieces)
+    return _join(data[:24], status, directory, sum(lengths), pieces), True
 
 
 def _replace_oclc_numbers(data, layout, changed, status, oclc_numbers) -> bytes:

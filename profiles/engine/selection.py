@@ -14,7 +14,9 @@ from typing import NamedTuple
 from django.db import connection
 from django.db.models import (
     BinaryField,
+    BooleanField,
     Case,
+    ExpressionWrapper,
     F,
     FilteredRelation,
     Q,
@@ -22,6 +24,7 @@ from django.db.models import (
     When,
 )
 
+from records.gate import GATE_VERSION
 from records.models import PUBLISHABLE, WHY_NOT_PUBLISHABLE, Bib, ExportTag
 
 from ..models import JobRecord, PublishedRecord, PublishingJob
@@ -43,6 +46,7 @@ COLUMNS = (
     "ledger__status",
     "ledger__content_hash",
     "ledger__oclc_numbers",
+    "gated",
 )
 
 
@@ -62,6 +66,8 @@ class Row(NamedTuple):
     ledger_status: str | None
     ledger_hash: str | None
     ledger_oclc: str | None
+    # The stored bytes carry the current gate stamp (records.models.Bib.gate_version).
+    gated: bool
 
     @property
     def published(self) -> bool:
@@ -101,7 +107,11 @@ def candidates(job: PublishingJob, *, read_bytes: bool = True):
     none = Value(None, output_field=BinaryField())
     marc = none if skip is None else Case(When(skip, then=none), default=F("marc"))
     return (
-        qs.annotate(marc_to_send=marc, why_not=WHY_NOT_PUBLISHABLE)
+        qs.annotate(
+            marc_to_send=marc,
+            why_not=WHY_NOT_PUBLISHABLE,
+            gated=ExpressionWrapper(Q(gate_version=GATE_VERSION), output_field=BooleanField()),
+        )
         .order_by(order)
         .values_list(*COLUMNS)
     )
@@ -140,6 +150,7 @@ COPY_TYPES = (
     "text",
     "text",
     "text",
+    "bool",
 )
 
 

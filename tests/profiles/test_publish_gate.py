@@ -8,7 +8,9 @@ import re
 
 import pytest
 
+from profiles.engine import marcout
 from profiles.models import JobRecord, PublishingJob
+from records.gate import GATE_VERSION
 from records.importer import Importer
 from records.models import Bib
 from tests.oracles import schema_problems
@@ -29,6 +31,7 @@ def test_a_stored_invalid_record_is_reported_not_sent_and_the_rest_of_the_job_su
     data = bytes(bad.marc)
     at = data.index(b"\x1e00\x1fa")  # the 245's indicators
     Bib.objects.filter(pk=bad.pk).update(marc=data[: at + 1] + b"0-" + data[at + 3 :])
+    assert Bib.objects.get(pk=bad.pk).gate_version == 0  # the database took the stamp away
     job = run(profile)
     assert job.status == PublishingJob.Status.COMPLETED_WITH_ERRORS, job.failure_message
     assert job.count_failed == 1 and job.count_new == 3
@@ -38,6 +41,23 @@ def test_a_stored_invalid_record_is_reported_not_sent_and_the_rest_of_the_job_su
     sent = sent_records(sshd)
     assert sorted(sent) == sorted(str(b.mms_id) for b in good)
     assert str(bad.mms_id) not in sent
+
+
+def test_only_records_without_the_current_gate_stamp_are_checked_again(profile, sshd, monkeypatch):
+    stamped = [make_bib() for _ in range(3)]
+    older = make_bib("Checked under older rules")
+    Bib.objects.filter(pk=older.pk).update(gate_version=GATE_VERSION - 1)
+    behind = make_bib("Changed behind the stamp")
+    Bib.objects.filter(pk=behind.pk).update(marc=bytes(behind.marc).replace(b"Changed", b"Altered"))
+    checked: list[bytes] = []
+    gate = marcout._gate
+    monkeypatch.setattr(marcout, "_gate", lambda data: checked.append(data) or gate(data))
+    job = run(profile)
+    assert job.status == PublishingJob.Status.SUCCEEDED, job.failure_message
+    assert job.count_new == 5
+    assert sorted(sent_records(sshd)) == sorted(str(b.mms_id) for b in [*stamped, older, behind])
+    assert len(checked) == 2
+    assert [str(b.mms_id).encode() in d for b in (older, behind) for d in checked].count(True) == 2
 
 
 def test_every_shared_record_that_imports_is_published_as_valid_marc21(profile, sshd, shared_marc):
