@@ -14,6 +14,9 @@ from django.urls import URLPattern, path, reverse
 # tasks after them.
 SECTION_ORDER = ("manage_jobs", "records", "profiles", "ftp", "datasync", "audit")
 MANAGE_JOBS = "manage_jobs"
+# Django's own sections (staff accounts, django-q2's records): below the librarian's on the home
+# page, under a heading of their own.
+PLUMBING = ("auth", "django_q")
 
 
 class AlmaAdminSite(admin.AdminSite):
@@ -31,6 +34,32 @@ class AlmaAdminSite(admin.AdminSite):
                 apps.append(section)
         ranks = {label: rank for rank, label in enumerate(SECTION_ORDER)}
         return sorted(apps, key=lambda app: ranks.get(app["app_label"], len(SECTION_ORDER)))
+
+    def index(self, request, extra_context=None):
+        """The librarian's home page: the publishing profiles at a glance, failed jobs, the
+        worker cluster, the areas; the plumbing below (profiles.home)."""
+        from profiles import home
+
+        user = request.user
+        apps = self.get_app_list(request)
+        section = next((a for a in apps if a["app_label"] == MANAGE_JOBS), {"models": []})
+        names = {m["name"] for m in section["models"]}
+        context = {
+            "librarian_apps": [a for a in apps if a["app_label"] not in PLUMBING],
+            "plumbing_apps": [a for a in apps if a["app_label"] in PLUMBING],
+            "can_run": "Run a Job" in names,
+            "can_monitor": "Monitor Jobs" in names,
+            "show_publishing": user.has_perm("profiles.view_publishingprofile"),
+        }
+        if context["show_publishing"]:
+            summaries = home.profile_summaries()
+            context.update(
+                summaries=summaries,
+                resend=[s for s in summaries if s.retry_first],
+                failures=home.recent_failures(),
+                cluster=home.cluster_health(),
+            )
+        return super().index(request, {"home": context, **(extra_context or {})})
 
     def get_urls(self):
         guarded = path(

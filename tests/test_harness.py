@@ -55,11 +55,18 @@ def test_sshd_keeps_the_user_inside_the_chroot(sshd):
 
 
 @pytest.mark.browser
-def test_a_staff_member_logs_in_and_sees_the_four_areas(page, superuser):
+def test_a_staff_member_logs_in_and_sees_the_areas(page, superuser):
     login(page, superuser.username, PASSWORD)
     page.goto("/admin/")
     areas = page.locator(".areas .area h2").all_inner_texts()
-    assert areas == ["Catalogue", "S/FTP connections", "Publishing profiles", "OCLC Data Sync"]
+    assert areas == [
+        "Run a Job",
+        "Monitor Jobs",
+        "Catalogue",
+        "S/FTP connections",
+        "Publishing profiles",
+        "OCLC Data Sync",
+    ]
     assert "Alma publishing" in page.locator("#site-name").inner_text()
 
 
