@@ -20,7 +20,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
-from django.db import connection
+from django.apps import apps
+from django.db import connection, transaction
 from django.utils import timezone
 
 # SQLite only: a running job whose heartbeat is older than this has lost its worker. Jobs beat
@@ -54,17 +55,9 @@ def holding(job) -> Iterator[None]:
     if not uses_locks():
         yield
         return
-    params = connection.get_connection_params()
-    raw = connection.Database.connect(
-        **{**params, "application_name": f"alma {job._meta.label_lower} {job.pk}"}
-    )
+    raw = lock_session(connection, f"alma {job._meta.label_lower} {job.pk}")
     try:
-        raw.autocommit = True
         with raw.cursor() as cursor:
-            # A lock session is idle by design: no server-wide idle timeout may end it.
-            cursor.execute("SET idle_session_timeout = 0")
-            for name, value in _KEEPALIVE.items():
-                cursor.execute(f"SET {name} = {int(value)}")
             cursor.execute(
                 "SELECT pg_try_advisory_lock(%s, %s)", [lock_key(type(job)), int(job.pk)]
             )
@@ -73,6 +66,31 @@ def holding(job) -> Iterator[None]:
         yield
     finally:
         raw.close()  # closing the session releases its locks
+
+
+def lock_session(conn, application_name: str):
+    """A PostgreSQL session of its own (a raw DB-API connection, autocommit) to hold advisory
+    locks on: it lives exactly as long as the process that opened it, or as long as that
+    process keeps it open. Closing it releases its locks."""
+    params = conn.get_connection_params()
+    raw = conn.Database.connect(**{**params, "application_name": application_name})
+    raw.autocommit = True
+    with raw.cursor() as cursor:
+        # A lock session is idle by design: no server-wide idle timeout may end it.
+        cursor.execute("SET idle_session_timeout = 0")
+        for name, value in _KEEPALIVE.items():
+            cursor.execute(f"SET {name} = {int(value)}")
+    return raw
+
+
+# The ids of the two-key advisory locks (key, id) that live sessions of this database hold, for a
+# key given as the one parameter: pg_locks shows such a lock as classid = key, objid = id,
+# objsubid = 2.
+HELD_IDS_SQL = (
+    "SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "AND classid = %s::bigint::oid AND objsubid = 2"
+)
 
 
 def live_ids(model, ids: Iterable[int]) -> set[int]:
@@ -87,16 +105,52 @@ def live_ids(model, ids: Iterable[int]) -> set[int]:
                 "pk", flat=True
             )
         )
-    # pg_locks shows a two-key advisory lock as classid = key1, objid = key2, objsubid = 2.
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted "
-            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-            "AND classid = %s::bigint::oid AND objsubid = 2 AND objid::bigint = ANY(%s)",
-            [lock_key(model), ids],
-        )
+        cursor.execute(f"{HELD_IDS_SQL} AND objid::bigint = ANY(%s)", [lock_key(model), ids])
         return {row[0] for row in cursor.fetchall()}
 
 
 def is_alive(job) -> bool:
     return job.pk in live_ids(type(job), [job.pk])
+
+
+def fail_orphans(jobs) -> list:
+    """Mark failed ("worker stopped") the Running jobs of the queryset `jobs` whose worker is
+    gone; returns them. Safe anywhere, any time: a job whose worker is alive is never touched.
+
+    Checked again under the job's row lock (the lock a publishing job's commit takes), so a job
+    that is just recording its end is never marked failed.
+    """
+    from audit.log import record as audit
+
+    from .models import JobStatus
+
+    model = jobs.model
+    running = list(jobs.filter(status=JobStatus.RUNNING).values_list("pk", flat=True))
+    found = []
+    for pk in sorted(set(running) - live_ids(model, running)):
+        with transaction.atomic():
+            locked = model._default_manager.select_for_update().get(pk=pk)
+            if locked.status != JobStatus.RUNNING or is_alive(locked):
+                continue
+            locked.mark_worker_stopped()
+            audit(
+                locked.FAILED_ACTION,
+                target=locked,
+                message=f"{locked} marked failed: its worker stopped",
+                data={"category": "worker"},
+            )
+        found.append(locked)
+    return found
+
+
+def job_models() -> list:
+    """Every kind of job: the concrete models built on jobs.models.Job."""
+    from .models import Job
+
+    return [m for m in apps.get_models() if issubclass(m, Job)]
+
+
+def fail_all_orphans() -> list:
+    """fail_orphans over every kind of job (imports, Synchronize, publishing)."""
+    return [job for model in job_models() for job in fail_orphans(model._default_manager.all())]

@@ -49,6 +49,15 @@ class Job(models.Model):
     class Meta:
         abstract = True
 
+    # The audit action of the job's failure (the worker-stopped one included).
+    FAILED_ACTION = "jobs.job.failed"
+
+    def mark_worker_stopped(self) -> None:
+        """Running -> Failed because the process running the job died (jobs.liveness found its
+        lock free). Called under the job's row lock; each kind says what the dead worker left
+        behind in its own fields."""
+        raise NotImplementedError
+
     @property
     def job_type(self) -> str:
         """What a Monitor Jobs list shows in its "Job" column."""

@@ -345,6 +345,8 @@ class PublishingJob(Job):
     # records.changes horizon taken before selecting; the profile's watermark on success.
     horizon = models.BigIntegerField(null=True, blank=True)
 
+    FAILED_ACTION = "profiles.job.failed"
+
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = "publishing job"
@@ -430,6 +432,24 @@ class PublishingJob(Job):
             failure_category=category,
             message=self.failure_message,
             finished_at=self.finished_at,
+        )
+
+    def mark_worker_stopped(self) -> None:
+        """Nothing of the job was committed (its commit is one transaction, and a worker
+        releases its liveness lock only after recording the end), so a retry resends its files
+        and loses nothing."""
+        attempt = self.attempt_history.filter(number=self.attempts).first()
+        worker = f" on {attempt.worker}" if attempt and attempt.worker else ""
+        then = (
+            "Its files are resent under the same names by the next run of the profile."
+            if self.written_at
+            else "It had not finished writing its files: the next run selects again."
+        )
+        self.mark_failed(
+            FailureCategory.WORKER,
+            f"The worker running this job{worker} stopped while "
+            f"{self.get_stage_display().lower()} (attempt {self.attempts}). Nothing "
+            f"was committed. {then}",
         )
 
 

@@ -15,6 +15,7 @@ from django.urls import path
 from django.utils.html import format_html
 
 from audit.log import record as audit
+from jobs import liveness
 from jobs.models import JobStatus
 
 from .importer import parse_holdings_option
@@ -103,10 +104,25 @@ class _JobAdmin(admin.ModelAdmin):
     def status_label(self, obj):
         return status_label(obj)
 
+    def found_orphaned(self, job) -> bool:
+        """A Running job whose worker died (jobs.liveness) is marked failed before it is shown:
+        seconds after the worker's death, not never."""
+        if job.status != JobStatus.RUNNING:
+            return False
+        if not liveness.fail_orphans(self.model.objects.filter(pk=job.pk)):
+            return False
+        job.refresh_from_db()
+        return True
+
+    def changelist_view(self, request, extra_context=None):
+        liveness.fail_orphans(self.model.objects.all())
+        return super().changelist_view(request, extra_context)
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         job = get_object_or_404(self.model, pk=object_id)
         if not self.has_view_permission(request, job):
             return redirect("admin:index")
+        self.found_orphaned(job)
         context = {
             **self.admin_site.each_context(request),
             "title": str(job),
@@ -137,6 +153,7 @@ class _JobAdmin(admin.ModelAdmin):
         job = get_object_or_404(self.model, pk=pk)
         if not self.has_view_permission(request, job):
             return JsonResponse({"error": "forbidden"}, status=403)
+        self.found_orphaned(job)
         return JsonResponse(self.progress_data(job))
 
     def progress_data(self, job) -> dict:

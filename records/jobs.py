@@ -6,12 +6,15 @@ that shows its progress; the django-q2 tasks in records.tasks only load the row 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from audit.log import record as audit
+from jobs import liveness
 from jobs.models import JobStatus
 
 from .actions import set_export_tag
@@ -23,12 +26,27 @@ SYNC_BATCH = 1000
 
 
 def _claim(model, pk: int) -> bool:
-    """Move a queued job to running; False if another worker already has it (or it is done)."""
+    """Move a queued job to running; False if another worker already has it (or it is done).
+    The caller holds the job's liveness lock (see _running)."""
+    now = timezone.now()
     return bool(
         model.objects.filter(pk=pk, status=JobStatus.QUEUED).update(
-            status=JobStatus.RUNNING, started_at=timezone.now()
+            status=JobStatus.RUNNING, started_at=now, heartbeat_at=now
         )
     )
+
+
+@contextmanager
+def _running(job) -> Iterator[bool]:
+    """Hold the job's liveness lock (jobs.liveness) and claim it: yields whether this process
+    runs it. The lock is held until the job's end is recorded, so a job seen Running with its
+    lock free has lost its worker (found by jobs.liveness.fail_orphans, "worker stopped")."""
+    try:
+        with liveness.holding(job):
+            yield _claim(type(job), job.pk)
+    except liveness.AlreadyRunning:
+        logger.info("%s is being run by another worker: not run", job)
+        yield False
 
 
 def enqueue(task: str, job_id: int) -> None:
@@ -40,17 +58,21 @@ def enqueue(task: str, job_id: int) -> None:
 
 def run_import(job: ImportJob) -> ImportJob:
     """Import the job's stored file, saving counts and progress on the row as it goes."""
-    if not _claim(ImportJob, job.pk):
+    with _running(job) as mine:
         job.refresh_from_db()
-        return job
-    job.refresh_from_db()
+        if mine:
+            _import(job)
+    return job
 
+
+def _import(job: ImportJob) -> None:
     def progress(result: ImportResult) -> None:
         ImportJob.objects.filter(pk=job.pk).update(
             bytes_read=result.bytes_read,
             imported=result.imported,
             updated=result.updated,
             failed=result.failed,
+            heartbeat_at=timezone.now(),
         )
 
     try:
@@ -90,7 +112,7 @@ def run_import(job: ImportJob) -> ImportJob:
             target=job,
             message=f"Import of {job.original_name} failed: {error['message']}",
         )
-        return job
+        return
     job.bytes_read = job.total_bytes
     job.errors = result.errors[: ImportJob.MAX_STORED_ERRORS]
     job.status = JobStatus.COMPLETED_WITH_ERRORS if result.failed else JobStatus.SUCCEEDED
@@ -104,7 +126,6 @@ def run_import(job: ImportJob) -> ImportJob:
     )
     job.finished_at = timezone.now()
     job.save()
-    return job
 
 
 def synchronize(job: SyncJob) -> SyncJob:
@@ -113,10 +134,14 @@ def synchronize(job: SyncJob) -> SyncJob:
     Records already carrying the value are counted as unchanged and not touched, so running the
     job again is harmless. Each changed record gets its own audit entry (records.tag.changed).
     """
-    if not _claim(SyncJob, job.pk):
+    with _running(job) as mine:
         job.refresh_from_db()
-        return job
-    job.refresh_from_db()
+        if mine:
+            _synchronize(job)
+    return job
+
+
+def _synchronize(job: SyncJob) -> None:
     value = ExportTag(job.value)
     source = f"Synchronize with External Catalog job {job.pk} on set {job.bib_set.name}"
     try:
@@ -131,6 +156,7 @@ def synchronize(job: SyncJob) -> SyncJob:
                 processed=F("processed") + len(batch),
                 changed=F("changed") + changed,
                 unchanged=F("unchanged") + len(batch) - changed,
+                heartbeat_at=timezone.now(),
             )
     except Exception as exc:
         SyncJob.objects.filter(pk=job.pk).update(
@@ -159,4 +185,3 @@ def synchronize(job: SyncJob) -> SyncJob:
         + job.message,
         data={"job": job.pk, "changed": job.changed, "unchanged": job.unchanged},
     )
-    return job

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import connection, models
 from django.urls import reverse
+from django.utils import timezone
 
 from config.validators import no_control_characters
 from jobs.models import Job, JobStatus
@@ -323,6 +324,7 @@ class ImportJob(Job):
 
     # Per-record errors kept on the job row; the counts stay exact beyond it.
     MAX_STORED_ERRORS = 1000
+    FAILED_ACTION = "records.import.failed"
 
     message = models.TextField(blank=True)
     original_name = models.CharField("file", max_length=255)
@@ -350,6 +352,20 @@ class ImportJob(Job):
     def get_absolute_url(self) -> str:
         return reverse("admin:records_importjob_change", args=[self.pk])
 
+    def mark_worker_stopped(self) -> None:
+        """The import's finished chunks are in the catalogue (each is one transaction); the
+        chunk it was in is not."""
+        self.status = JobStatus.FAILED
+        self.finished_at = timezone.now()
+        self.message = (
+            f"The worker running this import stopped after reading {self.bytes_read:,} of "
+            f"{self.total_bytes:,} bytes. The {self.imported} records it had imported and the "
+            f"{self.updated} it had updated are in the catalogue; the rest of the file was not "
+            "read. Importing the file again adds its records again as new ones (only records "
+            "whose 001 is an MMS ID of this catalogue are matched)."
+        )
+        self.save(update_fields=["status", "finished_at", "message"])
+
     @property
     def percent(self) -> int:
         # A failed import shows how far it got, not a full bar (a file refused as a whole: 0).
@@ -363,6 +379,8 @@ class ImportJob(Job):
 class SyncJob(Job):
     """A run of "Synchronize Bib Records with External Catalog" over a set: sets the
     "Export to WorldCat" tag of every record of the set to one value."""
+
+    FAILED_ACTION = "records.sync.failed"
 
     bib_set = models.ForeignKey(BibSet, on_delete=models.PROTECT, related_name="sync_jobs")
     message = models.TextField(blank=True)
@@ -383,6 +401,18 @@ class SyncJob(Job):
 
     def get_absolute_url(self) -> str:
         return reverse("admin:records_syncjob_change", args=[self.pk])
+
+    def mark_worker_stopped(self) -> None:
+        """Each batch is one transaction; running the job again is harmless (records that
+        already carry the value are left alone)."""
+        self.status = JobStatus.FAILED
+        self.finished_at = timezone.now()
+        self.message = (
+            f"The worker running this job stopped after {self.processed} of {self.total} "
+            f"records ({self.changed} set to {self.get_value_display()}). Run it again: "
+            "records that already have the value are left as they are."
+        )
+        self.save(update_fields=["status", "finished_at", "message"])
 
     @property
     def percent(self) -> int:

@@ -113,13 +113,17 @@ def create(
 
 
 def enqueue(job: PublishingJob, task: str, **kwargs) -> None:
-    """Hand the job to the worker cluster: `task(job id, **kwargs)`, plain values only."""
+    """Hand the job to the worker cluster: `task(job id, attempts=..., **kwargs)`, plain values
+    only. `attempts`, the job's count when it was queued, tells a task delivered late (a
+    cluster that died gave it back, jobs/broker.py) that a newer one has taken its turn."""
     from django_q.tasks import async_task
 
-    job_id = job.pk
+    job_id, attempts = job.pk, job.attempts
     # Ids only, and only once the row is committed: the worker loads it by id.
     transaction.on_commit(
-        lambda: async_task(task, job_id, task_name=f"publishing-job-{job_id}", **kwargs)
+        lambda: async_task(
+            task, job_id, attempts=attempts, task_name=f"publishing-job-{job_id}", **kwargs
+        )
     )
 
 
@@ -240,40 +244,9 @@ def requeue(job: PublishingJob, *, requested_by=None) -> PublishingJob:
 
 
 def fail_orphans(jobs) -> list[PublishingJob]:
-    """Mark failed ("worker stopped") the Running jobs among `jobs` whose worker is gone.
-
-    Nothing of such a job was committed (its commit is one transaction, and a worker releases
-    its lock only after recording the end), so a retry resends its files and loses nothing.
-    Checked again under the row lock that commit takes, so a job that is just committing is
-    never marked failed.
-    """
-    running = list(jobs.filter(status=Status.RUNNING).values_list("pk", flat=True))
-    orphans = set(running) - liveness.live_ids(PublishingJob, running)
-    found = []
-    for pk in sorted(orphans):
-        with transaction.atomic():
-            locked = PublishingJob.objects.select_for_update().get(pk=pk)
-            if locked.status != Status.RUNNING or liveness.is_alive(locked):
-                continue
-            attempt = locked.attempt_history.filter(number=locked.attempts).first()
-            worker = f" on {attempt.worker}" if attempt and attempt.worker else ""
-            then = (
-                "Its files are resent under the same names by the next run of the profile."
-                if locked.written_at
-                else "It had not finished writing its files: the next run selects again."
-            )
-            locked.mark_failed(
-                FailureCategory.WORKER,
-                f"The worker running this job{worker} stopped while "
-                f"{locked.get_stage_display().lower()} (attempt {locked.attempts}). Nothing "
-                f"was committed. {then}",
-            )
-            audit(
-                "profiles.job.failed",
-                target=locked,
-                message=f"{locked} marked failed: its worker stopped",
-                data={"category": FailureCategory.WORKER, "stage": locked.stage},
-            )
-        notify(locked)  # as for any failure: the dead worker could not say it
-        found.append(locked)
+    """Mark failed ("worker stopped") the Running jobs among `jobs` whose worker is gone
+    (jobs.liveness.fail_orphans), and say so as for any failure: the dead worker could not."""
+    found = liveness.fail_orphans(jobs)
+    for job in found:
+        notify(job)
     return found

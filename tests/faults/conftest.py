@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -167,6 +168,23 @@ def proxied_connection(sftp_connection, proxy):  # noqa: F811
     sftp_connection.port = proxy.port
     sftp_connection.save()
     return sftp_connection
+
+
+@pytest.fixture
+def held_table():
+    """hold(table): an ACCESS EXCLUSIVE lock on `table` until release() (or the test's end)."""
+    holders = []
+
+    def hold(table: str):
+        conn = psycopg.connect(**connection.get_connection_params())
+        conn.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")  # noqa: S608 - test tables
+        holders.append(conn)
+        return conn
+
+    yield hold
+    for conn in holders:
+        conn.rollback()
+        conn.close()
 
 
 # --- which process owns a socket ----------------------------------------------------------------
