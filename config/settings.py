@@ -269,8 +269,8 @@ Q_CLUSTER = {
     "save_limit": 1000,
     "ack_failures": True,
     # Tasks a cluster takes off the shared queue ahead of its free workers: no more than it
-    # can run, so with several clusters (machines) jobs go to whichever has a free worker, and
-    # a cluster that dies strands at most this many tasks until `retry` hands them out again.
+    # can run, so with several clusters (machines) jobs go to whichever has a free worker. A
+    # cluster that dies gives them back within seconds on PostgreSQL (jobs/broker.py).
     "queue_limit": Q_WORKERS,
     "poll": 1,
     "time_zone": TIME_ZONE,
@@ -281,6 +281,9 @@ if _q_redis:
     Q_CLUSTER["redis"] = _q_redis
 else:
     Q_CLUSTER["orm"] = "default"
+    # The ORM broker with the tasks a cluster has taken held by a lock: a cluster that dies
+    # gives them back within seconds, not after `retry` (jobs/broker.py).
+    Q_CLUSTER["broker_class"] = "jobs.broker.ORM"
 
 # The emulated OCLC file exchange (`manage.py oclc_filex`): where it listens and keeps files.
 # Its root is a folder of its own, outside DATA_DIR: nothing of the application (keys, database,

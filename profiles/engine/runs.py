@@ -232,10 +232,17 @@ def retry(
     return job
 
 
-def run_queued(job_id: int, follow_up: dict | None = None) -> str:
+def run_queued(job_id: int, follow_up: dict | None = None, *, attempts: int | None = None) -> str:
     """A worker's part (profiles.tasks): run the queued job with this id; when it is a retry
-    that went first, create and queue the requested job once it commits."""
+    that went first, create and queue the requested job once it commits. `attempts`: the
+    job's count when this task was queued."""
     job = PublishingJob.objects.select_related("profile").get(pk=job_id)
+    if job.status != PublishingJob.Status.QUEUED or attempts not in (None, job.attempts):
+        # A task delivered late (a dead cluster's, given back by jobs/broker.py): its job has
+        # run, or is running, or was queued again by a newer task that runs it (with the
+        # follow-up that one carries). Running it here would create a follow-up twice, or none.
+        logger.info("Job %s: a late task, not run (the job is %s)", job.pk, job.status)
+        return job.status
     if follow_up is None:
         return jobs.execute(job, raise_errors=True).status
     result = _retry_then(job, FollowUp(**follow_up), in_process=False, raise_errors=True)

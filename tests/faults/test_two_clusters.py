@@ -23,7 +23,7 @@ from tests.profiles.conftest import REMOTE_DIR, edit_bib, run
 from .conftest import wait_for
 from .invariants import check, expectations
 from .test_sftp_faults import bulky_bib
-from .test_worker_faults import run_now_until_started
+from .test_worker_faults import run_now_retries_first
 
 pytestmark = [
     pytest.mark.faults,
@@ -95,8 +95,8 @@ def test_two_clusters_share_the_profiles_jobs_and_one_killed_mid_upload_loses_no
     wait_for(scheduling.cluster_alive, what="the clusters to start")
     pids = {"first": set(first.processes()), "second": set(second.processes())}
     # Every profile but one at once; the last once those have run, so the cluster that takes
-    # it holds no other profile's task when it is killed (a killed cluster's unstarted tasks
-    # come back only after Q_CLUSTER["retry"]; see README "Scaling workers").
+    # it holds no other profile's task when it is killed (a killed cluster's unstarted tasks:
+    # test_stranded_tasks.py).
     fire(*others)
     wait_for(
         lambda: all(finished_scheduled_job(p) for p in others),
@@ -120,15 +120,7 @@ def test_two_clusters_share_the_profiles_jobs_and_one_killed_mid_upload_loses_no
     # The other cluster carries on: Run now on the profile finds the orphan within seconds, the
     # surviving cluster retries it first (same files), then runs the Incremental asked for.
     assert survivor.alive()
-    request = run_now_until_started(victim, confirmed_mode="incremental")
-    assert [o.pk for o in request.orphans] == [dead.pk] and request.retry.pk == dead.pk
-    new = wait_for(
-        lambda: PublishingJob.objects.filter(
-            profile=victim, pk__gt=dead.pk, status__in=PublishingJob.FINISHED_STATUSES
-        ).first(),
-        what="the retry and the job that was asked for",
-    )
-    dead.refresh_from_db()
+    new = run_now_retries_first(victim, dead)
     assert dead.status == "succeeded" and new.status == "succeeded", new.failure_message
     assert (dead.attempt_history.get(number=2).started_at - killed_at).total_seconds() < 10
     assert new.records_sent == 0  # the retry sent everything

@@ -17,7 +17,6 @@ import threading
 import time
 from datetime import timedelta
 
-import psycopg
 import pytest
 from django.conf import settings
 from django.db import connection as db_connection
@@ -35,10 +34,6 @@ from .invariants import check
 from .test_sftp_faults import published_then_changed
 
 pytestmark = [pytest.mark.faults, pytest.mark.sshd, pytest.mark.django_db(transaction=True)]
-
-
-def raw_connection() -> psycopg.Connection:
-    return psycopg.connect(**db_connection.get_connection_params())
 
 
 def waiting_backend_port(table_hint: str) -> int | None:
@@ -100,6 +95,21 @@ def run_now_until_started(profile, **options):
     return wait_for(attempt, timeout=10, what="a Run now that is not refused", every=0.2)
 
 
+def run_now_retries_first(profile, dead) -> PublishingJob:
+    """Run now on the profile whose job `dead` lost its worker: the orphan is found and retried
+    first (same files), then the job asked for runs; returns that job, finished."""
+    request = run_now_until_started(profile, confirmed_mode="incremental")
+    assert [o.pk for o in request.orphans] == [dead.pk] and request.retry.pk == dead.pk
+    new = wait_for(
+        lambda: PublishingJob.objects.filter(
+            profile=profile, pk__gt=dead.pk, status__in=PublishingJob.FINISHED_STATUSES
+        ).first(),
+        what="the retry and the job that was asked for",
+    )
+    dead.refresh_from_db()
+    return new
+
+
 def started_after_kill(job, killed) -> float:
     """Seconds from the kill to the start of the job's second attempt (the retry)."""
     second = job.attempt_history.get(number=2)
@@ -117,23 +127,6 @@ def killed_while_uploading(profile, proxy, cluster) -> tuple[PublishingJob, list
     kill_worker_holding(cluster, proxy.client_ports[-1])
     proxy.resume()
     return job, names
-
-
-@pytest.fixture
-def held_table():
-    """hold(table): an ACCESS EXCLUSIVE lock on `table` until release() (or the test's end)."""
-    holders = []
-
-    def hold(table: str):
-        conn = raw_connection()
-        conn.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")  # noqa: S608 - test tables
-        holders.append(conn)
-        return conn
-
-    yield hold
-    for conn in holders:
-        conn.rollback()
-        conn.close()
 
 
 def test_worker_killed_while_selecting_then_recovered_and_retried(
@@ -235,17 +228,8 @@ def test_a_qcluster_worker_killed_mid_upload_the_next_run_now_retries_it_within_
     killed = timezone.now()
     # Staff press Run now on the profile page: the cluster (which replaced its killed worker)
     # retries the orphan first, then runs the Incremental asked for.
-    run = run_now_until_started(profile, confirmed_mode="incremental")
-    assert [o.pk for o in run.orphans] == [dead.pk] and run.retry.pk == dead.pk
-    wait_for(lambda: status_of(dead) in PublishingJob.FINISHED_STATUSES, what="the retry")
+    new = run_now_retries_first(profile, dead)
     assert started_after_kill(dead, killed) < 10
-    new = wait_for(
-        lambda: PublishingJob.objects.filter(
-            profile=profile, pk__gt=dead.pk, status__in=PublishingJob.FINISHED_STATUSES
-        ).first(),
-        what="the job that was asked for",
-    )
-    dead.refresh_from_db()
     assert dead.status == "succeeded" and sorted(dead.files.values_list("name", flat=True)) == names
     assert new.status == "succeeded" and new.records_sent == 0, new.failure_message
     # Every record once, each eligible one delivered: the invariants.
