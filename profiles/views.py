@@ -17,7 +17,7 @@ from pathlib import Path
 
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.db.models import Count
+from django.db.models import Count, Q, Sum
 from django.http import FileResponse, Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -155,6 +155,27 @@ def runs_chart(jobs: list[PublishingJob], *, width: int = 760, height: int = 180
 # --- job history ----------------------------------------------------------------------------
 
 
+def delivered_by_job(ids: list[int]) -> dict[int, tuple[int, int]]:
+    """Job id -> (records delivered, records written), from the jobs' files: one query."""
+    rows = (
+        JobFile.objects.filter(job_id__in=ids)
+        .values("job_id")
+        .annotate(
+            written=Sum("records"),
+            delivered=Sum("records", filter=Q(delivered_at__isnull=False)),
+        )
+    )
+    return {r["job_id"]: (r["delivered"] or 0, r["written"] or 0) for r in rows}
+
+
+def delivered_text(job: PublishingJob, delivered: int, written: int) -> str:
+    """The job list's "Delivered" cell: what reached the S/FTP server, beside what was written
+    (a job that failed on a wrong password wrote its file and delivered nothing)."""
+    if not job.sends:
+        return "—"
+    return f"{delivered} of {written}" if written else "0"
+
+
 @needs(VIEW_JOB)
 def job_list(request):
     find_orphans()  # a job whose worker died is listed as failed, not as running
@@ -162,9 +183,11 @@ def job_list(request):
     base = PublishingJob.objects.select_related("profile", "bib_set", "requested_by")
     jobs = form.filter(base) if form.is_bound else base
     rows, number, has_next = page_of(jobs.order_by("-created_at", "-id"), request, JOBS_PER_PAGE)
+    delivered = delivered_by_job([job.pk for job in rows])
     for job in rows:
         job.status_word = status_word(job.status)
         job.duration_text = duration_text(job.duration)
+        job.delivered_text = delivered_text(job, *delivered.get(job.pk, (0, 0)))
     chart_jobs = list(
         # Completed runs only: a failed run's counts are what it wrote, not what it sent.
         jobs.filter(status__in=COMPLETED_STATUSES, dry_run=False).order_by("-created_at", "-id")[

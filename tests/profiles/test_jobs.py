@@ -13,6 +13,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection as db_connection
 from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import escape
 
 from ftp import transfer as transfer_module
 from profiles.engine import JobAlreadyActive, retry, run_now, run_queued
@@ -316,3 +319,39 @@ def test_a_dry_run_counts_exactly_what_the_job_then_does(profile, sshd):
             assert {e.mms_id for e in examples} <= set(
                 job.records.filter(outcome=outcome, reason=reason).values_list("mms_id", flat=True)
             )
+
+
+def test_a_job_failed_on_a_wrong_password_shows_nothing_delivered_and_keeps_every_attempt(
+    client, superuser, profile, sshd
+):
+    bib = make_bib()
+    link = profile.ftp_connection
+    link.password = "not-the-password"
+    link.save()
+    failed = run(profile)
+    assert (failed.status, failed.failure_category) == ("failed", "auth")
+    assert failed.count_new == 1  # written to its file, which never left the machine
+    client.force_login(superuser)
+    listing = client.get(reverse("profiles:jobs")).content.decode()
+    assert '<td class="job-delivered">0 of 1</td>' in listing
+    page = client.get(failed.get_absolute_url()).content.decode()
+    assert "Delivered: 0 of 1 records written" in page
+
+    link.password = sshd.password
+    link.save()
+    done = retry(failed, in_process=True, sleep=no_sleep)
+    assert done.status == "succeeded"
+    assert list(sent_records(sshd, [done.files.get().name])) == [str(bib.mms_id)]
+    listing = client.get(reverse("profiles:jobs")).content.decode()
+    assert '<td class="job-delivered">1 of 1</td>' in listing
+    # The page still shows that the job failed once, when, why and in which category.
+    first, second = done.attempt_history.all()
+    assert (first.status, first.failure_category) == ("failed", "auth")
+    assert second.status == "succeeded"
+    page = client.get(done.get_absolute_url()).content.decode()
+    attempts = page.split('<table id="job-attempts">', 1)[1].split("</table>", 1)[0]
+    rows = attempts.split('<tr class="attempt-')[1:]
+    assert [r.split('"', 1)[0] for r in rows] == ["failed", "succeeded"]
+    assert f"{timezone.localtime(first.started_at):%Y-%m-%d %H:%M:%S}" in rows[0]
+    assert "Authentication" in rows[0] and escape(first.message) in rows[0] and first.message
+    assert "Delivered: 1 of 1 records written" in page
