@@ -169,11 +169,12 @@ def delivered_by_job(ids: list[int]) -> dict[int, tuple[int, int]]:
 
 
 def delivered_text(job: PublishingJob, delivered: int, written: int) -> str:
-    """The job list's "Delivered" cell: what reached the S/FTP server, beside what was written
-    (a job that failed on a wrong password wrote its file and delivered nothing)."""
-    if not job.sends:
+    """The job list's "Delivered" cell: records of the job's files that reached the S/FTP
+    server, of those written (a job that failed on a wrong password wrote its file and
+    delivered nothing). What went through the WorldCat Metadata API is on the job's page."""
+    if not job.sends or not written:
         return "—"
-    return f"{delivered} of {written}" if written else "0"
+    return f"{delivered} of {written}"
 
 
 @needs(VIEW_JOB)
