@@ -24,8 +24,8 @@ def main(job_id: int, ready: Path) -> None:
 
     real_add = writer.FileSplitter.add
 
-    def add_then_hang(self, data: bytes) -> int:
-        sequence = real_add(self, data)
+    def add_then_hang(self, data: bytes, *args, **kwargs) -> int:
+        sequence = real_add(self, data, *args, **kwargs)
         self._handle.flush()
         ready.write_text(str(os.getpid()))
         sys.stdin.read()  # until SIGKILL
