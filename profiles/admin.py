@@ -28,7 +28,7 @@ from .engine import (
 )
 from .forms import STATUS_WORDS, FetchReportsForm, PublishingProfileForm, RepublishForm
 from .manage.preview import describe
-from .models import PublishingJob, PublishingProfile
+from .models import InstitutionOclcSymbol, PublishingJob, PublishingProfile
 from .worldcat.admin import WorldCatApiInline, save_api_formset
 from .worldcat.views import production_gate
 from .xref import XrefError, fetch_reports
@@ -36,6 +36,15 @@ from .xref import XrefError, fetch_reports
 HOLDINGS_ONLY_NOTE = (
     "Records tagged Publish holdings only are neither sent nor deleted by this profile: their "
     "WorldCat holdings are kept by holdings publishing."
+)
+LHR_NOTE = (
+    "This profile sends the holdings of records tagged Publish bib or Publish holdings only, as "
+    "MARC holdings records (LHRs), to OCLC's LHR folder."
+)
+NOBODY_KEEPS_WARNING = (
+    "Records are tagged Publish holdings only and no LHR profile is active: their WorldCat "
+    "holdings are kept by nobody. Add or activate a profile of type Publish local holdings "
+    "records (LHR) to OCLC."
 )
 
 
@@ -49,6 +58,7 @@ class PublishingProfileAdmin(admin.ModelAdmin):
     view_on_site = False  # the profile page is this page
     list_display = [
         "name",
+        "record_kind",
         "publishing_mode",
         "status",
         "schedule",
@@ -56,14 +66,23 @@ class PublishingProfileAdmin(admin.ModelAdmin):
         "last_job",
     ]
     list_select_related = ["ftp_connection"]
-    list_filter = ["status", "publishing_mode", "scheduling"]
+    list_filter = ["record_kind", "status", "publishing_mode", "scheduling"]
     search_fields = ["name", "oclc_symbol", "collection_id"]
     show_full_result_count = False
     inlines = [WorldCatApiInline]
     fieldsets = [
         (
             "Profile Details",
-            {"fields": ["name", "description", "oclc_symbol", "project_number", "collection_id"]},
+            {
+                "fields": [
+                    "record_kind",
+                    "name",
+                    "description",
+                    "oclc_symbol",
+                    "project_number",
+                    "collection_id",
+                ]
+            },
         ),
         (
             "Publishing Parameters",
@@ -97,6 +116,11 @@ class PublishingProfileAdmin(admin.ModelAdmin):
     class Media:
         js = ["profiles/profile_form.js"]
         css = {"all": ["profiles/profiles.css"]}
+
+    def get_readonly_fields(self, request, obj=None):
+        # A profile's ledger is of one record kind: the type is chosen once, when it is added.
+        readonly = list(super().get_readonly_fields(request, obj))
+        return [*readonly, "record_kind"] if obj is not None else readonly
 
     def get_queryset(self, request):
         last = PublishingJob.objects.filter(profile=OuterRef("pk")).order_by("-created_at", "-id")
@@ -161,7 +185,10 @@ class PublishingProfileAdmin(admin.ModelAdmin):
         find_orphans(profile=profile)  # a job whose worker died is not shown as active
         next_run = scheduling.next_run(profile)
         return {
-            "holdings_only_note": HOLDINGS_ONLY_NOTE,
+            "holdings_only_note": LHR_NOTE if profile.publishes_holdings else HOLDINGS_ONLY_NOTE,
+            "holdings_only_warning": NOBODY_KEEPS_WARNING
+            if profile.holdings_kept_by_nobody()
+            else "",
             "next_run": timezone.localtime(next_run) if next_run else None,
             "cluster_alive": scheduling.cluster_alive(),
             "active_job": profile.active_job(),
@@ -350,3 +377,36 @@ class PublishingJobAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         return redirect("profiles:job", pk=object_id)
+
+
+@admin.register(InstitutionOclcSymbol)
+class InstitutionOclcSymbolAdmin(admin.ModelAdmin):
+    """Alma's "Institution OCLC Symbol" mapping table: every change is audited."""
+
+    list_display = ["library", "symbol", "description", "updated_at"]
+    search_fields = ["library", "symbol"]
+    fields = ["library", "symbol", "description"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        audit(
+            "profiles.symbol.changed" if change else "profiles.symbol.added",
+            actor=request.user,
+            target=obj,
+            message=f"Institution OCLC Symbol: library {obj.library} is {obj.symbol}",
+            data=form_changes(form) if change else {"library": obj.library, "symbol": obj.symbol},
+        )
+
+    def delete_model(self, request, obj):
+        audit(
+            "profiles.symbol.deleted",
+            actor=request.user,
+            target=obj,
+            message=f"Institution OCLC Symbol: library {obj.library} ({obj.symbol}) removed; "
+            "its holdings now carry the profile's symbol",
+        )
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)

@@ -27,6 +27,7 @@ class PublishingProfileForm(forms.ModelForm):
     class Meta:
         model = PublishingProfile
         fields = [
+            "record_kind",
             "name",
             "description",
             "oclc_symbol",
@@ -54,6 +55,12 @@ class PublishingProfileForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "reports_directory" in self.fields:
             self.fields["reports_directory"].required = False
+        if "record_kind" in self.fields:
+            self.fields["record_kind"].required = False
+
+    def clean_record_kind(self) -> str:
+        # Not posted (an older form, a script): the bib profile, as before LHR profiles existed.
+        return self.cleaned_data.get("record_kind") or PublishingProfile.RecordKind.BIB
 
     def clean_oclc_symbol(self) -> str:
         return (self.cleaned_data.get("oclc_symbol") or "").strip()

@@ -19,9 +19,11 @@ from ftp.models import path_problem
 from jobs.models import Job, JobStatus
 
 DEFAULT_PROFILE_NAME = "Publish bibliographic records (DataSync) to OCLC"
+LHR_PROFILE_NAME = "Publish local holdings records (LHR) to OCLC"
 DEFAULT_PROFILE_DESCRIPTION = "Synchronize your local catalog with WorldCat"
 DEFAULT_RECORDS_PER_FILE = 100_000
 DEFAULT_REPORTS_DIRECTORY = "/xfer/metacoll/reports"
+LHR_DIRECTORY = "/xfer/metacoll/in/lhr"
 
 # OCLC file names carry the symbol with these characters spelled out (Data Sync naming rule).
 SYMBOL_FILE_NAME_MAP = {"@": "_64", "$": "_36", "#": "_35"}
@@ -51,6 +53,12 @@ def _is_email(address: str) -> bool:
 
 
 class PublishingProfile(models.Model):
+    class RecordKind(models.TextChoices):
+        """What the profile publishes (profiles.engine.kinds): Alma's two OCLC profiles."""
+
+        BIB = "bib", "Publish bibliographic records (DataSync) to OCLC"
+        HOLDINGS = "holdings", "Publish local holdings records (LHR) to OCLC"
+
     class Mode(models.TextChoices):
         BASELINE = "baseline", "Baseline"
         FULL = "full", "Full"
@@ -75,6 +83,14 @@ class PublishingProfile(models.Model):
         SUNDAY = 6, "Sunday"
 
     # Profile Details
+    record_kind = models.CharField(
+        "Profile type",
+        max_length=10,
+        choices=RecordKind.choices,
+        default=RecordKind.BIB,
+        help_text="Bibliographic records go to /xfer/metacoll/in/bib, local holdings records "
+        "(MARC 21 holdings) to /xfer/metacoll/in/lhr, each under its own Data Sync collection.",
+    )
     name = models.CharField(
         "Profile name",
         max_length=200,
@@ -204,6 +220,10 @@ class PublishingProfile(models.Model):
             errors["collection_id"] = "The Collection ID is exactly 7 digits, e.g. 1234567."
         if self.status == self.Status.ACTIVE and not self.ftp_connection_id:
             errors["ftp_connection"] = "Choose an FTP configuration: the profile is Active."
+        elif self.publishes_holdings and self.ftp_connection_id:
+            problem = self.lhr_folder_problem()
+            if problem:
+                errors["ftp_connection"] = problem
         if self.records_per_file is not None and self.records_per_file < 1:
             errors["records_per_file"] = "Records per file must be 1 or more."
         reports_problem = path_problem((self.reports_directory or "").strip(), absolute=None)
@@ -261,6 +281,39 @@ class PublishingProfile(models.Model):
             "they must come from a folder only OCLC writes, e.g. "
             f"{DEFAULT_REPORTS_DIRECTORY}."
         )
+
+    @property
+    def publishes_holdings(self) -> bool:
+        return self.record_kind == self.RecordKind.HOLDINGS
+
+    def holdings_kept_by_nobody(self) -> bool:
+        """A bib profile's warning: records are tagged Publish holdings only and no LHR profile
+        is active, so nobody keeps their WorldCat holdings (an index lookup on bib_tag)."""
+        from records.models import Bib, ExportTag
+
+        if self.publishes_holdings:
+            return False
+        active_lhr = PublishingProfile.objects.filter(
+            record_kind=self.RecordKind.HOLDINGS, status=self.Status.ACTIVE
+        )
+        return (
+            not active_lhr.exists()
+            and Bib.objects.live().filter(export_tag=ExportTag.HOLDINGS_ONLY).exists()
+        )
+
+    def lhr_folder_problem(self) -> str:
+        """An LHR profile whose files would land in OCLC's bib folder: OCLC would process MARC
+        holdings records as bibliographic records."""
+        try:
+            target = self.ftp_connection.remote_directory(self.sub_directory or "")
+        except ValueError:
+            return ""  # the sub-directory's own check says what is wrong
+        if target.rstrip("/").endswith("/in/bib"):
+            return (
+                f"Local holdings records go to OCLC's LHR folder ({LHR_DIRECTORY}), not to "
+                f"{target}: choose an FTP configuration for that folder."
+            )
+        return ""
 
     @property
     def file_symbol(self) -> str:
@@ -552,6 +605,9 @@ class PublishedRecord(models.Model):
     # Normalised OCLC numbers sent in 035 (space-separated); a later delete sends these.
     oclc_numbers = models.CharField("OCLC numbers sent", max_length=300, blank=True)
     ldr05 = models.CharField("LDR/05 sent", max_length=1, blank=True)
+    # LHR profiles: the holdings records at OCLC after this send, "<holding id>:<symbol>"
+    # space-separated (a later delete of one of them names its library's symbol).
+    holdings_sent = models.TextField("holdings sent", blank=True)
     # Not indexed: nothing looks ledger rows up by job (jobs are never deleted), and every
     # Incremental rewrites job_id on the rows it sends; without an index on it PostgreSQL can
     # update those rows in place (HOT, given the table's free space: fillfactor in 0006).
@@ -608,6 +664,8 @@ class JobRecord(models.Model):
         REPUBLISH = "republish", "Republished (set)"
         INVALID = "invalid", "Invalid record"
         API_REFUSED = "api_refused", "Refused by the WorldCat Metadata API"
+        NO_OCLC_NUMBER = "no_oclc_number", "no OCLC number (an LHR needs one)"
+        SHARED_OCN = "shared_ocn", "Sent again: another record with its OCLC number changed"
 
     # No database-level foreign key: see PublishedRecord.
     # Indexed by the (job, ...) indexes below.
@@ -665,6 +723,41 @@ class ProcessedReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.profile_id})"
+
+
+class InstitutionOclcSymbol(models.Model):
+    """Alma's mapping table "Institution OCLC Symbol" (Configuration > Resources > Record Export):
+    the OCLC symbol of each library of an institution with several. A library not listed uses
+    the profile's symbol."""
+
+    library = models.CharField("Library code", max_length=50, unique=True)
+    symbol = models.CharField(
+        "OCLC symbol",
+        max_length=8,
+        help_text="3 to 8 letters and digits (@ $ # allowed), as OCLC assigned it.",
+    )
+    description = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["library"]
+        verbose_name = "institution OCLC symbol"
+        verbose_name_plural = "Institution OCLC Symbol"
+
+    def __str__(self) -> str:
+        return f"{self.library} → {self.symbol}"
+
+    def clean(self) -> None:
+        symbol = (self.symbol or "").strip()
+        if not (3 <= len(symbol) <= 8) or not _SYMBOL_RE.match(symbol):
+            raise ValidationError(
+                {"symbol": "An OCLC symbol is 3 to 8 letters or digits (@ $ # allowed)."}
+            )
+
+    @classmethod
+    def mapping(cls) -> dict[str, str]:
+        """Library code -> symbol, for one job (a handful of rows)."""
+        return dict(cls.objects.values_list("library", "symbol"))
 
 
 # A profile's WorldCat Metadata API section lives with the client that uses it.

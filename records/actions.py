@@ -222,12 +222,24 @@ def audit_repairs(
     )
 
 
+HOLDING_FIELDS = (
+    "library",
+    "location",
+    "call_number",
+    "textual_holdings",
+    "supplement_holdings",
+    "index_holdings",
+)
+
+
 @transaction.atomic
 def add_holding(
-    bib: Bib, library: str, location: str, call_number: str = "", *, actor=None
+    bib: Bib, library: str, location: str, call_number: str = "", *, actor=None, **statements
 ) -> Holding:
+    """A new holdings record; `statements`: textual_holdings, supplement_holdings and
+    index_holdings (866-868)."""
     holding = Holding.objects.create(
-        bib=bib, library=library, location=location, call_number=call_number
+        bib=bib, library=library, location=location, call_number=call_number, **statements
     )
     Bib.objects.filter(pk=bib.pk).update(holdings_count=F("holdings_count") + 1)
     bib.refresh_from_db(fields=["holdings_count"])
@@ -240,6 +252,31 @@ def add_holding(
         data={"holding": holding.pk, "library": library, "location": location},
     )
     return holding
+
+
+@transaction.atomic
+def update_holding(holding: Holding, *, actor=None, **values) -> bool:
+    """Change a holdings record's library, location, call number or statements (866-868);
+    the bib is stamped as changed (the LHR profile sends its holdings again)."""
+    unknown = set(values) - set(HOLDING_FIELDS)
+    if unknown:
+        raise ValueError(f"not a holdings field: {', '.join(sorted(unknown))}")
+    changed = {k: v for k, v in values.items() if getattr(holding, k) != v}
+    if not changed:
+        return False
+    before = {k: getattr(holding, k) for k in changed}
+    for name, value in changed.items():
+        setattr(holding, name, value)
+    holding.save(update_fields=list(changed))
+    mark_changed([holding.bib_id])
+    audit(
+        "records.holding.changed",
+        actor=actor,
+        target=holding.bib,
+        message=f"Holdings {holding} of {holding.bib.mms_id} changed: {', '.join(changed)}",
+        data={"holding": holding.pk, "before": before, "after": changed},
+    )
+    return True
 
 
 @transaction.atomic

@@ -91,12 +91,32 @@ WHY_NOT_PUBLISHABLE = models.Case(
     default=models.Value("no_holdings"),
     output_field=models.CharField(),
 )
+# Eligible for the LHR profile ("Publish local holdings records (LHR) to OCLC"): the same rule
+# for a bib's holdings, except that the tag may be Publish bib or Publish holdings only (see the
+# README, "Which records each profile publishes"), and the bib needs an OCLC number (an LHR is
+# attached to a WorldCat record by it, in 014).
+HOLDINGS_PUBLISHABLE = models.Q(
+    deleted_at__isnull=True,
+    suppressed=False,
+    export_tag__in=[ExportTag.PUBLISH_BIB, ExportTag.HOLDINGS_ONLY],
+    holdings_count__gt=0,
+) & ~models.Q(oclc_numbers="")
+WHY_NOT_HOLDINGS_PUBLISHABLE = models.Case(
+    models.When(HOLDINGS_PUBLISHABLE, then=models.Value("")),
+    models.When(deleted_at__isnull=False, then=models.Value("deleted")),
+    models.When(export_tag=ExportTag.DONT_PUBLISH, then=models.Value("dont_publish")),
+    models.When(suppressed=True, then=models.Value("suppressed")),
+    models.When(holdings_count=0, then=models.Value("no_holdings")),
+    default=models.Value("no_oclc_number"),
+    output_field=models.CharField(),
+)
 NOT_PUBLISHABLE_LABELS = {
     "deleted": "the record is deleted",
     "dont_publish": "it is tagged Don't publish",
     "holdings_only": "it is tagged Publish holdings only",
     "suppressed": "it is suppressed from discovery",
     "no_holdings": "it has no holdings",
+    "no_oclc_number": "it has no OCLC number",
 }
 
 
@@ -252,12 +272,25 @@ class OclcNumber(models.Model):
 
 
 class Holding(models.Model):
-    """A physical holdings record (library, location, call number) of a bib."""
+    """A physical holdings record (library, location, call number) of a bib, with its textual
+    holdings statements (MARC 866-868) when it has them: what an LHR sends to OCLC."""
 
     bib = models.ForeignKey(Bib, on_delete=models.CASCADE, related_name="holdings")
     library = models.CharField(max_length=50)
     location = models.CharField(max_length=50)
     call_number = models.CharField(max_length=200, blank=True)
+    # db_default: bulk loads (records.importer COPYs holdings rows) name only the columns above.
+    textual_holdings = models.CharField(
+        "textual holdings (866)",
+        max_length=500,
+        blank=True,
+        db_default="",
+        help_text="e.g. v.1(1990)-v.20(2009)",
+    )
+    supplement_holdings = models.CharField(
+        "supplements (867)", max_length=500, blank=True, db_default=""
+    )
+    index_holdings = models.CharField("indexes (868)", max_length=500, blank=True, db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

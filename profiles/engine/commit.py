@@ -191,7 +191,7 @@ def _advance_profile(profile: PublishingProfile, job: PublishingJob) -> None:
 _TEMP_TABLE = """
 CREATE TEMP TABLE publish_stage (
     bib_id bigint, mms_id bigint, outcome text, reason text, detail text, file_seq integer,
-    content_hash text, oclc_numbers text, ldr05 text, ledger text
+    content_hash text, oclc_numbers text, ldr05 text, ledger text, holdings_sent text
 ) ON COMMIT DROP
 """
 
@@ -203,10 +203,12 @@ SELECT %s, bib_id, mms_id, outcome, reason, detail, file_seq FROM publish_stage
 
 _UPSERT_LEDGER = f"""
 INSERT INTO {PublishedRecord._meta.db_table}
-    (profile_id, bib_id, status, content_hash, oclc_numbers, ldr05, job_id, file_name, sent_at)
+    (profile_id, bib_id, status, content_hash, oclc_numbers, ldr05, job_id, file_name, sent_at,
+     holdings_sent)
 SELECT %(profile)s, s.bib_id,
        CASE s.ledger WHEN 'P' THEN 'published' ELSE 'deleted' END,
-       s.content_hash, s.oclc_numbers, s.ldr05, %(job)s, COALESCE(f.name, ''), %(now)s
+       s.content_hash, s.oclc_numbers, s.ldr05, %(job)s, COALESCE(f.name, ''), %(now)s,
+       s.holdings_sent
 FROM publish_stage s
 LEFT JOIN {JobFile._meta.db_table} f ON f.job_id = %(job)s AND f.sequence = s.file_seq
 WHERE s.ledger <> '-'
@@ -216,7 +218,8 @@ WHERE s.ledger <> '-'
 ON CONFLICT (profile_id, bib_id) DO UPDATE SET
     status = EXCLUDED.status, content_hash = EXCLUDED.content_hash,
     oclc_numbers = EXCLUDED.oclc_numbers, ldr05 = EXCLUDED.ldr05, job_id = EXCLUDED.job_id,
-    file_name = EXCLUDED.file_name, sent_at = EXCLUDED.sent_at
+    file_name = EXCLUDED.file_name, sent_at = EXCLUDED.sent_at,
+    holdings_sent = EXCLUDED.holdings_sent
 """  # noqa: S608
 
 
@@ -273,6 +276,7 @@ def _load_batches(job, stage_path, file_names, write_ledger: bool, now) -> None:
                 job_id=job.pk,
                 file_name=file_names.get(int(r["file_seq"])) if r["file_seq"] else "",
                 sent_at=now,
+                holdings_sent=r["holdings_sent"] or "",
             )
             for r in batch
             if r["ledger"] != "-"
@@ -290,5 +294,6 @@ def _load_batches(job, stage_path, file_names, write_ledger: bool, now) -> None:
                     "job",
                     "file_name",
                     "sent_at",
+                    "holdings_sent",
                 ],
             )

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from . import holdings
 from .marcout import publish_bytes
 from .selection import COPY_TYPES, candidates, decide, iter_rows
 
@@ -25,20 +26,24 @@ class RecordKind:
     candidates: Callable[..., Any]
     # PostgreSQL types of the candidate columns, for reading COPY's binary format.
     copy_types: tuple[str, ...]
-    # Rows from value tuples: rows(values) -> iterator of rows.
-    rows: Callable[[Any], Iterator[Any]]
+    # Rows from value tuples: rows(values, profile) -> iterator of rows.
+    rows: Callable[[Any, Any], Iterator[Any]]
     # decide(job kind, row) -> selection.Decision.
     decide: Callable[[str, Any], Any]
-    # output(row, status, oclc numbers) -> (MARC bytes, records in them); OutputError when the
-    # row cannot be sent.
-    output: Callable[[Any, str, str], tuple[bytes, int]]
+    # output(row, status, oclc numbers) -> (MARC bytes, records in them, group): OutputError
+    # when the row cannot be sent; a file is never split inside a group (None: no group).
+    output: Callable[[Any, str, str], tuple[bytes, int, Any]]
     # Default sub-directory on OCLC's server (/xfer/metacoll/in/<folder>).
     folder: str
 
 
-def _bib_output(row, status: str, oclc: str) -> tuple[bytes, int]:
+def _bib_output(row, status: str, oclc: str) -> tuple[bytes, int, None]:
     numbers = oclc.split() if status == "d" else None
-    return publish_bytes(row.marc, status, numbers, row.gated), 1
+    return publish_bytes(row.marc, status, numbers, row.gated), 1, None
+
+
+def _bib_rows(values, profile):
+    return iter_rows(values)
 
 
 BIB = RecordKind(
@@ -46,13 +51,24 @@ BIB = RecordKind(
     label="bibliographic records",
     candidates=candidates,
     copy_types=COPY_TYPES,
-    rows=iter_rows,
+    rows=_bib_rows,
     decide=decide,
     output=_bib_output,
     folder="bib",
 )
 
-KINDS = {BIB.code: BIB}
+HOLDINGS = RecordKind(
+    code="holdings",
+    label="local holdings records",
+    candidates=holdings.candidates,
+    copy_types=holdings.COPY_TYPES,
+    rows=holdings.rows,
+    decide=holdings.decide,
+    output=holdings.output,
+    folder="lhr",
+)
+
+KINDS = {BIB.code: BIB, HOLDINGS.code: HOLDINGS}
 
 
 def kind_of(profile) -> RecordKind:

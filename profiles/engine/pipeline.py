@@ -197,7 +197,7 @@ def _write(job: PublishingJob, *, clock: Callable, ahead: _SessionAhead | None =
         closing(splitter),
         closing(api),
     ):
-        rows = record_kind.rows(values)
+        rows = record_kind.rows(values, profile)
         # Selecting lasts until the database has produced the first candidate (or none).
         first = next(rows, None)
         _set_stage(job, Stage.WRITING, clock, **counting.stage_fields())
@@ -224,7 +224,7 @@ def _write(job: PublishingJob, *, clock: Callable, ahead: _SessionAhead | None =
                 if status == "d":
                     oclc = row.ledger_oclc or ""
                 try:
-                    data, records = output(row, status, oclc)
+                    data, records, group = output(row, status, oclc)
                     if not splitter.fits_alone(len(data)):
                         raise OutputError(
                             f"record is {len(data):,} bytes, more than the connection's "
@@ -239,11 +239,13 @@ def _write(job: PublishingJob, *, clock: Callable, ahead: _SessionAhead | None =
                         "",
                     )
                 else:
-                    sequence = add(data, records)
+                    if records:
+                        sequence = add(data, records, group)
             counts[outcome] += 1
             write_stage(
                 f"{row.bib_id}\t{row.mms_id}\t{outcome}\t{reason}\t{detail}\t{sequence}\t"
-                f"{row.content_hash}\t{oclc}\t{status}\t{ledger}\n"
+                f"{row.content_hash}\t{oclc}\t{status}\t{ledger}\t"
+                f"{row.sent_note if ledger == 'P' else ''}\n"
             )
             done += 1
             if done % CHUNK == 0:

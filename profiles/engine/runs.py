@@ -441,7 +441,7 @@ def dry_run(
         query = record_kind.candidates(probe, read_bytes=False)
         if bibs is not None:
             query = query.filter(pk__in=bibs)
-        for row in record_kind.rows(query.iterator(chunk_size=CHUNK)):
+        for row in record_kind.rows(query.iterator(chunk_size=CHUNK), profile):
             decision = record_kind.decide(kind, row)
             key = (str(decision.outcome), str(decision.reason))
             result.counts[key[0]] += 1

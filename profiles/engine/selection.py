@@ -73,6 +73,11 @@ class Row(NamedTuple):
     def published(self) -> bool:
         return self.ledger_status == PUBLISHED
 
+    @property
+    def sent_note(self) -> str:
+        """What the ledger keeps of the row besides its OCLC numbers (LHR profiles only)."""
+        return ""
+
 
 class Decision(NamedTuple):
     outcome: str

@@ -25,6 +25,7 @@ STAGE_COLUMNS = (
     "oclc_numbers",
     "ldr05",
     "ledger",
+    "holdings_sent",
 )
 
 
@@ -68,19 +69,26 @@ class FileSplitter:
     files: list[WrittenFile] = field(default_factory=list)
     _handle: BinaryIO | None = None
     _digest: object = None
+    _group: object = None
 
     def fits_alone(self, size: int) -> bool:
         return self.max_bytes is None or size <= self.max_bytes
 
-    def add(self, data: bytes, records: int = 1) -> int:
+    def add(self, data: bytes, records: int = 1, group=None) -> int:
         """Write one record (or a bib's `records` holdings records, kept in one file); returns
-        the sequence of the file it went to."""
+        the sequence of the file it went to. Data of one `group` (not None) after the first
+        stays in the file its group started in, whatever the caps: OCLC replaces LHRs per
+        OCLC number, file by file."""
         current = self.files[-1] if self._handle is not None else None
         if current is None or (
-            current.records >= self.max_records
-            or (self.max_bytes is not None and current.bytes + len(data) > self.max_bytes)
+            (group is None or group != self._group)
+            and (
+                current.records >= self.max_records
+                or (self.max_bytes is not None and current.bytes + len(data) > self.max_bytes)
+            )
         ):
             current = self._open_next()
+        self._group = group
         self._handle.write(data)
         self._digest.update(data)
         current.records += records
