@@ -24,6 +24,7 @@ from .models import (
     Holding,
     IncomingFile,
     Institution,
+    LocalHoldingsRecord,
     Report,
     WorldCatRecord,
 )
@@ -396,6 +397,23 @@ class HoldingInline(ReadOnlyMixin, admin.TabularInline):
     extra = 0
 
 
+class LocalHoldingsRecordInline(ReadOnlyMixin, admin.TabularInline):
+    model = LocalHoldingsRecord
+    verbose_name_plural = "local holdings records (LHRs)"
+    fields = [
+        "institution",
+        "symbol",
+        "control_number",
+        "location",
+        "call_number",
+        "textual_holdings",
+        "set_by_file",
+        "set_at",
+    ]
+    readonly_fields = fields
+    extra = 0
+
+
 @admin.register(WorldCatRecord)
 class WorldCatRecordAdmin(BigTableAdmin):
     list_display = ["oclc_number", "title", "source", "merged_into"]
@@ -404,7 +422,7 @@ class WorldCatRecordAdmin(BigTableAdmin):
     search_fields = ["=oclc_number", "title"]
     raw_id_fields = ["merged_into", "created_by_file"]
     readonly_fields = ["created_by_file", "created_at"]
-    inlines = [HoldingInline]
+    inlines = [HoldingInline, LocalHoldingsRecordInline]
 
     def get_search_results(self, request, queryset, search_term):
         # "=oclc_number" on a bigint column: a term that is not a number matches titles only.
@@ -444,6 +462,26 @@ class HoldingAdmin(ReadOnlyMixin, BigTableAdmin):
         if term and not term.isdigit():
             return queryset.filter(local_system_number=term), False
         return super().get_search_results(request, queryset, search_term)
+
+
+@admin.register(LocalHoldingsRecord)
+class LocalHoldingsRecordAdmin(ReadOnlyMixin, BigTableAdmin):
+    list_display = [
+        "oclc_number",
+        "symbol",
+        "control_number",
+        "location",
+        "call_number",
+        "textual_holdings",
+        "set_at",
+    ]
+    list_filter = ["institution", "symbol"]
+    list_select_related = ["record", "institution"]
+    search_fields = ["=control_number", "=bib_local_number"]
+
+    @admin.display(description="OCLC number", ordering="record__oclc_number")
+    def oclc_number(self, obj):
+        return obj.record.oclc_number
 
 
 # The emulated Metadata API's WSKeys and local data.

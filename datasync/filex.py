@@ -25,7 +25,13 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from .confined import ConfinedSFTPServer, ExchangeFile, Quota, Usage
-from .intake import BIB_DIRECTORY, UPLOAD_DIRECTORIES, ensure_account_home, receive_file
+from .intake import (
+    BIB_DIRECTORY,
+    LHR_DIRECTORY,
+    UPLOAD_DIRECTORIES,
+    ensure_account_home,
+    receive_file,
+)
 from .models import FilexAccount
 from .throttle import LoginThrottle
 
@@ -127,7 +133,10 @@ class FilexSFTPServer(ConfinedSFTPServer):
     ):
         username = chan.get_extra_info("username")
         home = ensure_account_home(username, root)
-        self.inbox = os.path.realpath(home / BIB_DIRECTORY.lstrip("/"))
+        self.inboxes = {
+            os.path.realpath(home / folder.lstrip("/")): folder
+            for folder in (BIB_DIRECTORY, LHR_DIRECTORY)
+        }
         self.root = root
         self.pickup_delay = pickup_delay
         super().__init__(
@@ -161,7 +170,8 @@ class FilexSFTPServer(ConfinedSFTPServer):
         await self.hand_in(os.fsdecode(self.map_path(newpath)))
 
     async def hand_in(self, local_path: str) -> None:
-        if os.path.dirname(os.path.realpath(local_path)) != self.inbox:
+        directory = self.inboxes.get(os.path.dirname(os.path.realpath(local_path)))
+        if directory is None:
             return
         try:
             stat = os.stat(local_path, follow_symlinks=False)
@@ -176,6 +186,7 @@ class FilexSFTPServer(ConfinedSFTPServer):
                 arrived_at=timezone.now(),
                 move=False,
                 root=self.root,
+                directory=directory,
             )
         except Exception:
             # The file is kept and marked failed by intake; the client's upload itself succeeded.

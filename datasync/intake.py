@@ -1,10 +1,10 @@
 """What happens when a file arrives, and the collection workflow steps that release held files.
 
 `receive_file` is the one entry point of the emulated file exchange: the SFTP adapter
-(`datasync.filex`) calls it when an upload to /xfer/metacoll/in/bib is complete, and tests call it
-directly. It keeps a copy of the file out of the account's reach (as OCLC picks files up), records
-an IncomingFile, applies the "same name on the same day" rule, and processes the file at once or
-holds it until the collection is accepted.
+(`datasync.filex`) calls it when an upload to /xfer/metacoll/in/bib or in/lhr is complete, and
+tests call it directly. It keeps a copy of the file out of the account's reach (as OCLC picks
+files up), records an IncomingFile, applies the "same name on the same day" rule, and processes
+the file at once or holds it until the collection is accepted.
 """
 
 from __future__ import annotations
@@ -67,25 +67,33 @@ def _keep(path: Path, storage: Path, *, move: bool) -> tuple[int, str]:
     return storage.stat().st_size, digest.hexdigest()
 
 
-def _collection_for(institution: Institution, name: str) -> tuple[Collection | None, str]:
-    """The collection a file name points at, or the institution's default with the reason why."""
+def _collection_for(
+    institution: Institution, name: str, directory: str = BIB_DIRECTORY
+) -> tuple[Collection | None, str]:
+    """The collection a file name points at, or the institution's default with the reason why.
+    A file in in/lhr goes to a local holdings records collection, and has no default."""
     parsed = parse_file_name(name, symbol=institution.symbol)
+    lhr = directory == LHR_DIRECTORY
+    types = (
+        [Collection.DataSyncType.LHR]
+        if lhr
+        else [Collection.DataSyncType.BIBLIOGRAPHIC, Collection.DataSyncType.BIB_AND_LHR]
+    )
+    kind = "local holdings records" if lhr else "bibliographic"
     if parsed.ok:
         named = institution.collections.filter(
-            collection_id=parsed.collection_id,
-            data_sync_type__in=[
-                Collection.DataSyncType.BIBLIOGRAPHIC,
-                Collection.DataSyncType.BIB_AND_LHR,
-            ],
+            collection_id=parsed.collection_id, data_sync_type__in=types
         ).first()
         if named is not None:
             return named, ""
         reason = (
-            f"Collection ID {parsed.collection_id} is not a bibliographic Data Sync collection "
+            f"Collection ID {parsed.collection_id} is not a {kind} Data Sync collection "
             f"of {institution.symbol}."
         )
     else:
         reason = parsed.problem
+    if lhr:
+        return None, reason
     default = institution.default_collection()
     if default is None:
         return None, f"{reason} {institution.symbol} has no default collection."
@@ -100,6 +108,7 @@ def receive_file(
     move: bool = True,
     root: Path | str | None = None,
     now: datetime | None = None,
+    directory: str = BIB_DIRECTORY,
 ) -> IncomingFile | None:
     """Take in a file uploaded by `account`; None when it is not a MARC file (left in place).
 
@@ -126,13 +135,13 @@ def receive_file(
 
     with transaction.atomic():
         institution = Institution.objects.select_for_update().get(pk=account.institution_id)
-        collection, reason = _collection_for(institution, path.name)
+        collection, reason = _collection_for(institution, path.name, directory)
         incoming = IncomingFile.objects.create(
             account=account,
             institution=institution,
             collection=collection,
             file_name=path.name,
-            directory=BIB_DIRECTORY,
+            directory=directory,
             stored_path=str(storage),
             reports_dir=str(reports_dir),
             size=size,

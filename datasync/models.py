@@ -87,7 +87,7 @@ class Collection(models.Model):
 
     class DataSyncType(models.TextChoices):
         BIBLIOGRAPHIC = "bibliographic", "Bibliographic"
-        LHR = "lhr", "Local Holdings Records"
+        LHR = "lhr", "Local holdings records"
         BIB_AND_LHR = "bib_and_lhr", "Bibliographic and LHR"
         DELETE_HOLDINGS = "delete_holdings", "Delete WorldCat Holdings"
         DELETE_LHR = "delete_lhr", "Delete LHR"
@@ -334,6 +334,8 @@ class Report(models.Model):
     class Kind(models.TextChoices):
         PROCESSING = "BibProcessingReport", "Processing report"
         EXCEPTION = "BibExceptionReport", "Exception report"
+        LHR_PROCESSING = "LhrProcessingReport", "LHR processing report"
+        LHR_EXCEPTION = "LhrExceptionReport", "LHR exception report"
         XREF = "xrefrpt", "Cross-reference"
         UNRESOLVED_XREF = "unresxrefrpt", "Unresolved cross-reference"
 
@@ -432,6 +434,44 @@ class Holding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.institution.symbol} holds {self.record.oclc_number}"
+
+
+class LocalHoldingsRecord(models.Model):
+    """An LHR in the emulated WorldCat: kept per institution, symbol (852 $a) and OCLC number,
+    one per holdings record of the library's system (its 001)."""
+
+    institution = models.ForeignKey(
+        Institution, on_delete=models.PROTECT, related_name="local_holdings"
+    )
+    symbol = models.CharField(max_length=8)
+    record = models.ForeignKey(
+        WorldCatRecord, on_delete=models.PROTECT, related_name="local_holdings"
+    )
+    control_number = models.CharField("LHR control number (001)", max_length=64)
+    bib_local_number = models.CharField("linked local bib (004)", max_length=64, blank=True)
+    library = models.CharField("852 $b", max_length=100, blank=True)
+    location = models.CharField("852 $c", max_length=100, blank=True)
+    call_number = models.CharField("852 $h", max_length=200, blank=True)
+    textual_holdings = models.CharField("866 $a", max_length=500, blank=True)
+    supplements = models.CharField("867 $a", max_length=500, blank=True)
+    indexes_statement = models.CharField("868 $a", max_length=500, blank=True)
+    set_by_file = models.ForeignKey(
+        IncomingFile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    set_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["record", "symbol", "control_number"]
+        verbose_name = "local holdings record"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution", "record", "symbol", "control_number"],
+                name="datasync_lhr_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"LHR {self.control_number} of {self.symbol} on {self.record.oclc_number}"
 
 
 # The emulated Metadata API's tables live beside the module that serves them.

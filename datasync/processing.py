@@ -397,7 +397,14 @@ def process_file(incoming: IncomingFile, *, now: datetime | None = None) -> Inco
                 processor.add_exception(
                     0, Problem("Processing Error", "MINOR", incoming.note), "", ""
                 )
-            outcome = processor.run(Path(incoming.stored_path))
+            if collection.data_sync_type == Collection.DataSyncType.LHR:
+                from .lhr import LhrProcessor
+
+                outcome = LhrProcessor(incoming, collection, now, processor).run(
+                    Path(incoming.stored_path)
+                )
+            else:
+                outcome = processor.run(Path(incoming.stored_path))
             for name, value in outcome.counts().items():
                 setattr(incoming, name, value)
             incoming.status = IncomingFile.Status.PROCESSED
@@ -446,12 +453,20 @@ def mark_failed(incoming: IncomingFile, message: str) -> None:
 def store_reports(
     incoming: IncomingFile, collection: Collection, outcome: Outcome, now: datetime
 ) -> list[Report]:
-    contents = {
-        Report.Kind.PROCESSING: outcome.processing,
-        Report.Kind.EXCEPTION: outcome.exception_lines,
-        Report.Kind.XREF: outcome.xref,
-        Report.Kind.UNRESOLVED_XREF: outcome.unresolved_xref,
-    }
+    lhr = collection.data_sync_type == Collection.DataSyncType.LHR
+    if lhr:
+        # OCLC writes cross-references only for bibliographic and delete collections.
+        contents = {
+            Report.Kind.LHR_PROCESSING: outcome.processing,
+            Report.Kind.LHR_EXCEPTION: outcome.exception_lines,
+        }
+    else:
+        contents = {
+            Report.Kind.PROCESSING: outcome.processing,
+            Report.Kind.EXCEPTION: outcome.exception_lines,
+            Report.Kind.XREF: outcome.xref,
+            Report.Kind.UNRESOLVED_XREF: outcome.unresolved_xref,
+        }
     reports = [
         Report(
             incoming_file=incoming,
@@ -463,6 +478,7 @@ def store_reports(
                 original_name=incoming.file_name,
                 report=kind.value,
                 when=now,
+                sub_directory="IN.LHR" if lhr else "IN.BIB",
             ),
             lines=len(lines),
             content="".join(f"{line}\n" for line in lines),
