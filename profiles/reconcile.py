@@ -210,6 +210,10 @@ def reconcile(
                 .order_by("bib_id")
                 .values_list("number", "bib_id")
             )
+            # A holding an LHR profile keeps (its LHRs of this symbol on the number) is
+            # accounted for: OCLC sets the holding with the LHRs.
+            kept_by_lhr = _kept_by_lhr(symbol, set(bibs.values()))
+            unknown = [n for n in unknown if bibs.get(str(n)) not in kept_by_lhr]
             details = {
                 b.pk: (b.pk, b.mms_id, b.title, getattr(b, "why_not_publishable", ""))
                 for b in Bib.objects.filter(pk__in=set(bibs.values()))
@@ -242,6 +246,21 @@ def reconcile(
             if progress is not None:
                 progress(done, total)  # the ledger is done; this says the run is alive
     return result
+
+
+def _kept_by_lhr(symbol: str, bib_ids: set[int]) -> set[int]:
+    """Bibs whose holdings an LHR profile published with this symbol (its ledger)."""
+    rows = PublishedRecord.objects.filter(
+        profile__record_kind=PublishingProfile.RecordKind.HOLDINGS,
+        status=PublishedRecord.Status.PUBLISHED,
+        bib_id__in=bib_ids,
+        holdings_sent__contains=f":{symbol}",
+    ).values_list("bib_id", "holdings_sent")
+    return {
+        bib_id
+        for bib_id, sent in rows
+        if any(part.partition(":")[2] == symbol for part in sent.split())
+    }
 
 
 def republish_differences(
