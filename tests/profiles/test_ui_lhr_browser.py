@@ -1,10 +1,8 @@
 """The LHR profile in a real browser: added through the profile form (Profile type "Publish local
-holdings records (LHR) to OCLC"), run from its Run now (what it will change first), the job page
-showing the finished job, and the MARC holdings records arrived in in/lhr.
-
-Run a Job (Manage Jobs and Sets) is not on main yet, so the job is started from the profile's
-Run now. As in test_ui_browser, the queued job is run by `run_queued` (a worker's part) while the
-page polls."""
+holdings records (LHR) to OCLC"), then run from Admin > Manage Jobs and Sets > Run a Job, where it
+appears by itself (the catalogue is data-driven per profile): its Full, reviewed with what will
+change in WorldCat, submitted, followed in Monitor Jobs; the MARC holdings records arrived in
+in/lhr. As in the guide's browser tests, the queued job is run by `run_queued` (a worker's part)."""
 
 from __future__ import annotations
 
@@ -54,14 +52,26 @@ def test_a_staff_member_adds_the_lhr_profile_and_runs_it(
     profile = PublishingProfile.objects.get(record_kind="holdings")
     expect(page.locator(".holdings-only-note")).to_contain_text("Publish holdings only")
 
-    page.click("#run-now")
+    page.goto("/admin/")
+    page.locator(".app-manage_jobs").get_by_role("link", name="Run a Job").click()
+    page.get_by_label("Description").fill("local holdings")
+    page.get_by_label("Description").press("Enter")
+    page.get_by_label(f"{profile.name}: Full").check()
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator("#preview")).to_contain_text("What will change in WorldCat")
     expect(page.locator("#preview-counts [data-count=new]")).to_have_text("2")
-    page.click("#confirm-run")
-    expect(page.locator("#job-status")).to_have_text("Queued")
+    assert not PublishingJob.objects.exists()
+    page.get_by_role("button", name="Submit").click()
+    expect(page.locator("h1")).to_have_text("Monitor Jobs")
     job = PublishingJob.objects.get(profile=profile)
-    run_queued(job.pk)  # the worker's part, while the page polls
+    assert job.kind == PublishingJob.Kind.FULL
+    assert run_queued(job.pk) == "succeeded"  # the worker's part
 
-    expect(page.locator("#job-status")).to_have_text("Completed successfully", timeout=20_000)
+    page.reload()
+    row = page.locator(f"#monitor-jobs tr[data-kind=publishing][data-job='{job.pk}']")
+    expect(row.locator(".job-status")).to_have_text("Completed successfully")
+    row.get_by_role("link").first.click()
+    expect(page.locator("#job-status")).to_have_text("Completed successfully")
     expect(page.locator("#job-counts [data-count=new]")).to_have_text("2")
     expect(page.locator("#job-files a").first).to_have_text(
         re.compile(r"^7654321\.ALMAD\..*\.mrc$")
