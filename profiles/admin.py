@@ -30,7 +30,6 @@ from .forms import STATUS_WORDS, FetchReportsForm, PublishingProfileForm, Republ
 from .manage.preview import describe
 from .models import InstitutionOclcSymbol, PublishingJob, PublishingProfile
 from .worldcat.admin import WorldCatApiInline, save_api_formset
-from .worldcat.views import production_gate
 from .xref import XrefError, fetch_reports
 
 HOLDINGS_ONLY_NOTE = (
@@ -260,6 +259,10 @@ class PublishingProfileAdmin(admin.ModelAdmin):
             )
         if by_api and confirmed == PublishingProfile.Mode.INCREMENTAL and not dry:
             # The first use of OCLC's real API is confirmed by a person, here as elsewhere.
+            # Imported here: the WorldCat pages bring the API client (httpx, authlib), and
+            # this module is imported whenever Django starts (a cron `manage.py publish`).
+            from .worldcat.views import production_gate
+
             gate = production_gate(request, by_api, reverse(RUN_URL, args=[profile.pk]))
             if gate:
                 return gate

@@ -18,6 +18,7 @@ recorded in the profile's ledger so the next file job neither repeats nor contra
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
@@ -26,7 +27,9 @@ from audit.log import record as audit
 from records.models import Bib
 
 from ..models import PublishedRecord, PublishingProfile
-from .client import WorldCatApiError, WorldCatClient
+
+if TYPE_CHECKING:
+    from .client import WorldCatClient
 
 MAX_RECORDS = 100
 VIA_API = "WorldCat Metadata API"
@@ -75,6 +78,11 @@ def change_holdings_now(
     client: WorldCatClient | None = None,
 ) -> list[HoldingOutcome]:
     """Set or unset each record's holding through the API; one outcome per record, in order."""
+    # The HTTP client (httpx, authlib) is imported when first used, not when Django starts
+    # (this module is imported at start-up for the record list's actions): a cron
+    # `manage.py publish` would pay for it every night.
+    from .client import WorldCatApiError, WorldCatClient
+
     if len(bibs) > MAX_RECORDS:
         raise ValueError(f"At most {MAX_RECORDS} records at a time.")
     publishable = set(

@@ -15,6 +15,10 @@ from records.models import BibSet
 
 class Command(JsonCommand):
     help = "Run a publishing job for a profile now and report what it sent."
+    # Run by cron every night, where start-up is part of the job's time: Django's system checks
+    # (they import every URL and view) are for `manage.py check` and deployments, as `migrate`
+    # runs them.
+    requires_system_checks = []
 
     def add_arguments(self, parser):
         parser.add_argument("profile", help="profile name or id")
