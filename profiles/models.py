@@ -354,8 +354,9 @@ class PublishingJob(Job):
         PENDING = "pending", "Pending"
         SELECTING = "selecting", "Selecting records"
         WRITING = "writing", "Writing files"
-        UPLOADING = "uploading", "Uploading"
+        # Only for a job delivering by the WorldCat Metadata API (engine/api_delivery.py).
         API = "api", "Setting holdings (WorldCat Metadata API)"
+        UPLOADING = "uploading", "Uploading"
         COMMITTING = "committing", "Finalizing"
         DONE = "done", "Done"
 

@@ -239,8 +239,11 @@ def progress_data(job: PublishingJob) -> dict:
     }
 
 
-def stages(job: PublishingJob) -> list[dict]:
-    order = [s for s in PublishingJob.Stage if s != PublishingJob.Stage.PENDING]
+def stages(job: PublishingJob, *, by_api: bool = False) -> list[dict]:
+    """The stages in order, each done, current, failed or pending; the API's only for a job
+    that delivered by it."""
+    skip = {PublishingJob.Stage.PENDING} | (set() if by_api else {PublishingJob.Stage.API})
+    order = [s for s in PublishingJob.Stage if s not in skip]
     current = order.index(job.stage) if job.stage in order else -1
     out = []
     for i, stage in enumerate(order):
@@ -262,6 +265,7 @@ def job_detail(request, pk: int):
     outcomes = form.filter(outcomes) if form.is_bound else outcomes
     rows, number, has_next = page_of(outcomes.order_by("mms_id"), request, OUTCOMES_PER_PAGE)
     files = list(job.files.order_by("sequence"))
+    api = api_summary(job)
     names = {f.sequence: f.name for f in files}
     for row in rows:
         row.file_name = names.get(row.file_sequence, "")
@@ -283,7 +287,7 @@ def job_detail(request, pk: int):
             "job": job,
             "status_word": status_word(job.status),
             "duration": duration_text(job.duration),
-            "stages": stages(job),
+            "stages": stages(job, by_api=api is not None),
             "files": files,
             "form": form,
             "outcomes": rows,
@@ -301,7 +305,7 @@ def job_detail(request, pk: int):
             "can_retry": can_change and job.status == PublishingJob.Status.FAILED,
             "attempts": job.attempt_history.select_related("requested_by"),
             "delivery": job.delivery(),
-            "api_delivery": api_summary(job),
+            "api_delivery": api,
             "progress": progress_data(job),
         },
     )

@@ -106,6 +106,7 @@ def test_an_api_incremental_sets_and_unsets_holdings_and_files_only_what_has_no_
     assert "unset on 7002" in page
     assert "Through the WorldCat Metadata API: 4 of 4 holdings changed" in page
     assert "(2 set, 2 unset" in page
+    assert "Setting holdings (WorldCat Metadata API)" in page
 
 
 def test_a_storm_of_429s_is_ridden_out_by_a_job_and_no_secret_is_logged(
@@ -180,12 +181,15 @@ def test_a_dry_run_calls_nothing(api_profile, oclc_api):
     assert "Dry run: would set" in JobRecord.objects.get(job=job, bib_id=bib.pk).detail
 
 
-def test_full_and_republish_still_send_files(api_profile, oclc_api, sshd):
+def test_full_and_republish_still_send_files(api_profile, oclc_api, sshd, client, superuser):
     bib = make_bib(oclc="(OCoLC)7601")
     job = run(api_profile, "full")
     assert job.status == PublishingJob.Status.SUCCEEDED and job.files.count() == 1
     assert str(bib.mms_id) in sent_records(sshd)
     assert not ApiToken.objects.exists()
+    client.force_login(superuser)
+    page = client.get(job.get_absolute_url()).content.decode()
+    assert "WorldCat Metadata API" not in page and "Delivered: 1 of 1" in page
 
 
 def test_an_unconfirmed_production_api_is_not_used_and_tests_never_leave_this_machine(
