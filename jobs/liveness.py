@@ -15,8 +15,9 @@ written as the job makes progress) must be younger than HEARTBEAT_TIMEOUT.
 
 from __future__ import annotations
 
+import logging
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -24,6 +25,7 @@ from django.apps import apps
 from django.db import connection, transaction
 from django.utils import timezone
 
+logger = logging.getLogger("jobs")
 # SQLite only: a running job whose heartbeat is older than this has lost its worker. Jobs beat
 # at least every HEARTBEAT_EVERY_S while they work.
 HEARTBEAT_EVERY_S = 15
@@ -66,6 +68,19 @@ def holding(job) -> Iterator[None]:
         yield
     finally:
         raw.close()  # closing the session releases its locks
+
+
+@contextmanager
+def running(job, claim: Callable[[], bool]) -> Iterator[bool]:
+    """Hold the job's lock and claim it (`claim()`: Queued -> Running by a conditional update):
+    yields whether this process runs the job; False when another process holds the lock or
+    has claimed it. Leave the block after the job's end is recorded."""
+    try:
+        with holding(job):
+            yield claim()
+    except AlreadyRunning:
+        logger.info("%s is being run by another process: not run", job)
+        yield False
 
 
 def lock_session(conn, application_name: str):
@@ -140,6 +155,7 @@ def fail_orphans(jobs) -> list:
                 message=f"{locked} marked failed: its worker stopped",
                 data={"category": "worker"},
             )
+        locked.failed_elsewhere()  # as for any failure: the dead worker could not say it
         found.append(locked)
     return found
 

@@ -58,6 +58,10 @@ class Job(models.Model):
         behind in its own fields."""
         raise NotImplementedError
 
+    def failed_elsewhere(self) -> None:
+        """Called once a failure the job's own worker could not report (its worker stopped) is
+        committed: say so where this kind of job says it fails. Nothing by default."""
+
     @property
     def job_type(self) -> str:
         """What a Monitor Jobs list shows in its "Job" column."""

@@ -506,6 +506,11 @@ class PublishingJob(Job):
             f"was committed. {then}",
         )
 
+    def failed_elsewhere(self) -> None:
+        from .engine.notify import notify
+
+        notify(self)
+
 
 class Delivery(NamedTuple):
     sends: bool

@@ -6,8 +6,6 @@ that shows its progress; the django-q2 tasks in records.tasks only load the row 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from django.db import transaction
 from django.db.models import F
@@ -27,26 +25,13 @@ SYNC_BATCH = 1000
 
 def _claim(model, pk: int) -> bool:
     """Move a queued job to running; False if another worker already has it (or it is done).
-    The caller holds the job's liveness lock (see _running)."""
+    Called under the job's liveness lock (jobs.liveness.running)."""
     now = timezone.now()
     return bool(
         model.objects.filter(pk=pk, status=JobStatus.QUEUED).update(
             status=JobStatus.RUNNING, started_at=now, heartbeat_at=now
         )
     )
-
-
-@contextmanager
-def _running(job) -> Iterator[bool]:
-    """Hold the job's liveness lock (jobs.liveness) and claim it: yields whether this process
-    runs it. The lock is held until the job's end is recorded, so a job seen Running with its
-    lock free has lost its worker (found by jobs.liveness.fail_orphans, "worker stopped")."""
-    try:
-        with liveness.holding(job):
-            yield _claim(type(job), job.pk)
-    except liveness.AlreadyRunning:
-        logger.info("%s is being run by another worker: not run", job)
-        yield False
 
 
 def enqueue(task: str, job_id: int) -> None:
@@ -58,7 +43,7 @@ def enqueue(task: str, job_id: int) -> None:
 
 def run_import(job: ImportJob) -> ImportJob:
     """Import the job's stored file, saving counts and progress on the row as it goes."""
-    with _running(job) as mine:
+    with liveness.running(job, lambda: _claim(ImportJob, job.pk)) as mine:
         job.refresh_from_db()
         if mine:
             _import(job)
@@ -134,7 +119,7 @@ def synchronize(job: SyncJob) -> SyncJob:
     Records already carrying the value are counted as unchanged and not touched, so running the
     job again is harmless. Each changed record gets its own audit entry (records.tag.changed).
     """
-    with _running(job) as mine:
+    with liveness.running(job, lambda: _claim(SyncJob, job.pk)) as mine:
         job.refresh_from_db()
         if mine:
             _synchronize(job)

@@ -43,7 +43,7 @@ def commit_job(job: PublishingJob, *, clock: Callable) -> None:
 
 
 def _lock_running(job: PublishingJob) -> None:
-    """The row lock makes commit and jobs.fail_orphans exclusive: a job marked failed as
+    """The row lock makes commit and jobs.liveness.fail_orphans exclusive: a job marked failed as
     orphaned can no longer commit, and one committing is not marked orphaned. An attempt that
     was taken for dead while a later attempt runs does not commit either."""
     locked = PublishingJob.objects.select_for_update().get(pk=job.pk)

@@ -241,12 +241,3 @@ def requeue(job: PublishingJob, *, requested_by=None) -> PublishingJob:
         raise
     job.refresh_from_db()
     return job
-
-
-def fail_orphans(jobs) -> list[PublishingJob]:
-    """Mark failed ("worker stopped") the Running jobs among `jobs` whose worker is gone
-    (jobs.liveness.fail_orphans), and say so as for any failure: the dead worker could not."""
-    found = liveness.fail_orphans(jobs)
-    for job in found:
-        notify(job)
-    return found

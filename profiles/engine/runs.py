@@ -36,6 +36,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.log import record as audit
+from jobs import liveness
 from jobs.models import COMPLETED_STATUSES
 
 from ..models import JobRecord, PublishingJob, PublishingProfile
@@ -260,7 +261,7 @@ def find_orphans(
         qs = qs.filter(profile=profile)
     if job is not None:
         qs = qs.filter(pk=job.pk)
-    return jobs.fail_orphans(qs)
+    return liveness.fail_orphans(qs)
 
 
 # --- the two rules -----------------------------------------------------------------------------

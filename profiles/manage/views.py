@@ -11,9 +11,10 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.urls import reverse
 
+from jobs import liveness
 from records.models import BibSet
 
-from ..engine import JobRefused, find_orphans
+from ..engine import JobRefused
 from ..views import duration_text, query_without_page, render_page
 from . import catalogue
 from .forms import MonitorFilterForm
@@ -35,8 +36,8 @@ def monitor_jobs(request):
     kinds = visible_kinds(request.user)
     if not kinds:
         raise PermissionDenied
-    if any(k.key == "publishing" for k in kinds):
-        find_orphans()  # a job whose worker died is listed as failed, not as running
+    # A job of any kind whose worker died is listed as failed, not as running.
+    liveness.fail_all_orphans()
     form = MonitorFilterForm(request.GET or None)
     chosen = form.value("kind")
     if chosen:

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 from ftp.fields import EncryptedTextField
 from jobs.models import Job
@@ -149,6 +150,8 @@ class ReconciliationRun(Job):
     failure_category = models.CharField(max_length=20, blank=True)
     message = models.TextField(blank=True)
 
+    FAILED_ACTION = "profiles.reconcile.failed"
+
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = "reconciliation run"
@@ -170,6 +173,18 @@ class ReconciliationRun(Job):
             return reverse("profiles:reconciliation", args=[self.profile_id])
         except NoReverseMatch:
             return ""
+
+    def mark_worker_stopped(self) -> None:
+        """What the run found is not a result (it stopped part-way): it is run again whole."""
+        self.status = self.Status.FAILED
+        self.failure_category = "worker"
+        self.finished_at = timezone.now()
+        self.message = (
+            f"The worker running this reconciliation stopped after checking "
+            f"{self.progress_done} of {self.progress_total or 'its'} ledger records: what it "
+            "had found is not a result. Run the reconciliation again."
+        )
+        self.save(update_fields=["status", "failure_category", "finished_at", "message"])
 
     @property
     def total(self) -> int:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from audit.log import record as audit
+from jobs import liveness
 
 from ..reconcile import Difference, reconcile
 from .client import WorldCatApiError, WorldCatClient
@@ -26,7 +26,7 @@ from .models import ReconciliationDifference, ReconciliationRun
 
 logger = logging.getLogger(__name__)
 STORE_EVERY = 500
-# A run quiet for longer than this has no worker any more (as for publishing jobs).
+# A queued run that no worker has taken for this long has no worker cluster to go to.
 STALE_AFTER = timedelta(minutes=30)
 
 
@@ -35,19 +35,23 @@ class ReconciliationRefused(Exception):
 
 
 def give_up_abandoned(profile, *, now=None) -> int:
-    """Mark failed the profile's active runs that nobody works on any more (a worker that died,
-    or a queued run no worker took): quiet for longer than STALE_AFTER. Returns how many."""
+    """Mark failed the profile's active runs that nobody works on any more; returns how many.
+
+    A running run whose worker died is found at once (jobs.liveness: its lock is free; "worker
+    stopped"). A queued run that no worker took for STALE_AFTER is given up: no worker cluster
+    is running (a cluster that dies gives its queued tasks back, jobs/broker.py)."""
+    found = len(liveness.fail_orphans(ReconciliationRun.objects.filter(profile=profile)))
     now = now or timezone.now()
-    cutoff = now - STALE_AFTER
     abandoned = ReconciliationRun.objects.filter(
         profile=profile,
-        status__in=[ReconciliationRun.Status.QUEUED, ReconciliationRun.Status.RUNNING],
-    ).filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff))
-    return abandoned.update(
+        status=ReconciliationRun.Status.QUEUED,
+        created_at__lt=now - STALE_AFTER,
+    )
+    return found + abandoned.update(
         status=ReconciliationRun.Status.FAILED,
         failure_category="internal",
-        message="No worker reported on this run for 30 minutes (a stopped worker, or no worker "
-        "running): it was given up. Run the reconciliation again.",
+        message="No worker took this run for 30 minutes (no worker running): it was given up. "
+        "Run the reconciliation again.",
         finished_at=now,
     )
 
@@ -114,11 +118,16 @@ def _claim(run: ReconciliationRun) -> bool:
 
 
 def run_reconciliation(run: ReconciliationRun, **client_options) -> ReconciliationRun:
-    """Reconcile the run's profile through its API client, storing what it finds."""
-    if not _claim(run):
+    """Reconcile the run's profile through its API client, storing what it finds. The run's
+    liveness lock (jobs.liveness) is held until its end is recorded."""
+    with liveness.running(run, lambda: _claim(run)) as mine:
         run.refresh_from_db()
-        return run
-    run.refresh_from_db()
+        if mine:
+            _reconcile(run, **client_options)
+    return run
+
+
+def _reconcile(run: ReconciliationRun, **client_options) -> None:
     pending: list[ReconciliationDifference] = []
 
     def store() -> None:
@@ -142,7 +151,9 @@ def run_reconciliation(run: ReconciliationRun, **client_options) -> Reconciliati
             store()
 
     def progress(done: int, total: int) -> None:
-        ReconciliationRun.objects.filter(pk=run.pk).update(progress_done=done, progress_total=total)
+        ReconciliationRun.objects.filter(pk=run.pk).update(
+            progress_done=done, progress_total=total, heartbeat_at=timezone.now()
+        )
 
     export = read_export(Path(run.export_path)) if run.export_path else None
     try:
@@ -168,7 +179,7 @@ def run_reconciliation(run: ReconciliationRun, **client_options) -> Reconciliati
             message=f"Reconciliation {run.pk} of {run.profile} failed: {exc}",
             data={"category": category},
         )
-        return run
+        return
     finally:
         if run.export_path:
             Path(run.export_path).unlink(missing_ok=True)
@@ -197,4 +208,3 @@ def run_reconciliation(run: ReconciliationRun, **client_options) -> Reconciliati
         f"{result.counts['stale']} stale, {unknown}",
         data={"counts": result.counts, "requests": run.api_requests, "waits": run.api_waits},
     )
-    return run

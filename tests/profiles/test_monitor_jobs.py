@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
+from jobs import liveness
 from profiles.models import PublishingJob, ReconciliationRun
 from records.models import BibSet, ImportJob, SyncJob
 from tests.conftest import PASSWORD
@@ -27,17 +28,20 @@ def jobs_of_every_kind(make_profile, superuser):
     imported = ImportJob.objects.create(
         original_name="catalogue.mrc", path="/nonexistent", status="failed", requested_by=superuser
     )
-    synced = SyncJob.objects.create(bib_set=bib_set, value="publish_bib", status="running")
+    synced = SyncJob.objects.create(
+        bib_set=bib_set, value="publish_bib", status="running", heartbeat_at=timezone.now()
+    )
     reconciled = ReconciliationRun.objects.create(profile=profile, status="queued")
     old = ImportJob.objects.create(original_name="old.mrc", path="/x", status="succeeded")
     ImportJob.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=40))
-    return {
-        "publishing": publishing,
-        "import": imported,
-        "synchronize": synced,
-        "reconciliation": reconciled,
-        "old": old,
-    }
+    with liveness.holding(synced):  # its worker is alive
+        yield {
+            "publishing": publishing,
+            "import": imported,
+            "synchronize": synced,
+            "reconciliation": reconciled,
+            "old": old,
+        }
 
 
 def rows(response) -> list[tuple[str, int]]:
@@ -123,3 +127,22 @@ def test_staff_who_may_see_no_job_are_refused(client, django_user_model):
     assert client.get("/jobs/monitor/", follow=False).status_code == 403
     client.logout()
     assert client.get("/jobs/monitor/").status_code == 302
+
+
+def test_a_job_of_any_kind_whose_worker_died_is_listed_failed_not_running(client, superuser):
+    # Running, its worker gone: no process holds its lock (PostgreSQL), its heartbeat is old
+    # (SQLite).
+    dead = ImportJob.objects.create(
+        original_name="big.mrc",
+        path="/x",
+        status="running",
+        heartbeat_at=timezone.now() - timedelta(minutes=3),
+        total_bytes=1000,
+        bytes_read=400,
+    )
+    client.force_login(superuser)
+    response = client.get("/jobs/monitor/")
+    (row,) = response.context["rows"]
+    dead.refresh_from_db()
+    assert dead.status == "failed" and "stopped after reading 400 of 1,000 bytes" in dead.message
+    assert row.status_word == "Failed"

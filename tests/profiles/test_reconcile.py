@@ -282,23 +282,39 @@ def test_republishing_retries_a_job_that_failed_after_writing_first(
     assert f"job {failed.pk} retried first" in entry.message
 
 
-def test_a_run_nobody_works_on_is_given_up_so_a_new_one_can_start(plain_profile):
+def test_a_run_whose_worker_died_or_that_no_worker_took_is_given_up_for_a_new_one(
+    plain_profile,
+):
     from datetime import timedelta
 
     from django.utils import timezone
 
-    from profiles.worldcat.runs import request_reconciliation
+    from jobs import liveness
+    from profiles.worldcat.runs import ReconciliationRefused, request_reconciliation
 
-    stuck = ReconciliationRun.objects.create(profile=plain_profile, status="running")
-    ReconciliationRun.objects.filter(pk=stuck.pk).update(
-        heartbeat_at=timezone.now() - timedelta(minutes=31)
+    # Running, its worker gone: its lock is free on PostgreSQL (at once), its heartbeat old on
+    # SQLite.
+    dead = ReconciliationRun.objects.create(profile=plain_profile, status="running")
+    ReconciliationRun.objects.filter(pk=dead.pk).update(
+        heartbeat_at=timezone.now() - timedelta(minutes=3), progress_done=40, progress_total=90
     )
-    fresh = request_reconciliation(plain_profile, enqueue=False)
-    stuck.refresh_from_db()
-    assert stuck.status == "failed" and "given up" in stuck.message
-    assert fresh.status == "queued"
-    # A live run is not given up: a second request is refused.
-    from profiles.worldcat.runs import ReconciliationRefused
-
-    with pytest.raises(ReconciliationRefused, match="already queued or running"):
-        request_reconciliation(plain_profile, enqueue=False)
+    queued = request_reconciliation(plain_profile, enqueue=False)
+    dead.refresh_from_db()
+    assert (dead.status, dead.failure_category) == ("failed", "worker")
+    assert "stopped after checking 40 of 90" in dead.message
+    # Queued, and no worker took it for 30 minutes: no cluster is running.
+    ReconciliationRun.objects.filter(pk=queued.pk).update(
+        created_at=timezone.now() - timedelta(minutes=31)
+    )
+    running = request_reconciliation(plain_profile, enqueue=False)
+    queued.refresh_from_db()
+    assert queued.status == "failed" and "given up" in queued.message
+    # A run whose worker is alive is never given up: a second request is refused.
+    with liveness.running(running, lambda: True):
+        ReconciliationRun.objects.filter(pk=running.pk).update(
+            status="running", heartbeat_at=timezone.now()
+        )
+        with pytest.raises(ReconciliationRefused, match="already queued or running"):
+            request_reconciliation(plain_profile, enqueue=False)
+        running.refresh_from_db()
+        assert running.status == "running"
