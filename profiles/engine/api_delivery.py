@@ -96,6 +96,12 @@ def check_ready(job: PublishingJob, api=None) -> None:
         )
 
 
+def goes_by_api(status: str, oclc_numbers: str, ledger_oclc: str | None) -> bool:
+    """A record sent (n, c, d) goes to the API when it has a number to call it on: its own for
+    n and c, the numbers last sent for d. Otherwise it goes in a file."""
+    return bool(status) and bool(((ledger_oclc or "") if status == "d" else oclc_numbers).split())
+
+
 class ApiPlan:
     """What the writing loop asks of API delivery: does a record go to the API, and if so, stage
     it. For a job that does not use the API, `takes` is always False."""
@@ -108,9 +114,7 @@ class ApiPlan:
             check_ready(job)
 
     def takes(self, status: str, oclc_numbers: str, ledger_oclc: str | None) -> bool:
-        if not self.enabled:
-            return False
-        return bool((ledger_oclc if status == "d" else oclc_numbers).split())
+        return self.enabled and goes_by_api(status, oclc_numbers, ledger_oclc)
 
     def add(self, row, status: str, numbers: str) -> None:
         if self._handle is None:

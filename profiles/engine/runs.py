@@ -40,7 +40,7 @@ from jobs import liveness
 from jobs.models import COMPLETED_STATUSES
 
 from ..models import JobRecord, PublishingJob, PublishingProfile
-from . import jobs
+from . import api_delivery, jobs
 from .commit import ADVANCES_WATERMARK
 from .jobs import JobAlreadyActive, JobRefused  # noqa: F401 - raised to the callers of runs
 from .kinds import kind_of
@@ -403,6 +403,9 @@ class DryRun:
     # With `bibs`: each bib's decision (outcome, reason); a bib the job would not even look at
     # (an Incremental's unchanged records) is absent.
     decisions: dict[int, tuple[str, str]] = field(default_factory=dict)
+    # Of the records to send, those an Incremental of a profile delivering by API would set or
+    # unset through the WorldCat Metadata API instead of sending in a file (api_delivery.py).
+    by_api: int = 0
 
     @property
     def total(self) -> int:
@@ -442,8 +445,11 @@ def dry_run(
         query = record_kind.candidates(probe, read_bytes=False)
         if bibs is not None:
             query = query.filter(pk__in=bibs)
+        by_api = api_delivery.goes_by_api if api_delivery.uses_api(probe) else None
         for row in record_kind.rows(query.iterator(chunk_size=CHUNK), profile):
             decision = record_kind.decide(kind, row)
+            if by_api and by_api(decision.status, row.oclc_numbers, row.ledger_oclc):
+                result.by_api += 1
             key = (str(decision.outcome), str(decision.reason))
             result.counts[key[0]] += 1
             result.reasons[key] += 1

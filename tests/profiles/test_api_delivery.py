@@ -181,6 +181,17 @@ def test_a_dry_run_calls_nothing(api_profile, oclc_api):
     assert "Dry run: would set" in JobRecord.objects.get(job=job, bib_id=bib.pk).detail
 
 
+def test_run_now_says_how_many_records_go_through_the_api(api_profile, client, superuser):
+    make_bib(oclc="(OCoLC)7901")
+    make_bib(oclc="(OCoLC)7902")
+    make_bib(oclc=None)
+    client.force_login(superuser)
+    url = reverse("admin:profiles_publishingprofile_run", args=[api_profile.pk])
+    page = client.get(url).content.decode()
+    assert "Of the 3 records to send, 2 go through the API" in page
+    assert not PublishingJob.objects.exists()
+
+
 def test_full_and_republish_still_send_files(api_profile, oclc_api, sshd, client, superuser):
     bib = make_bib(oclc="(OCoLC)7601")
     job = run(api_profile, "full")
