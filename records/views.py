@@ -26,6 +26,8 @@ AUDIT_PAGE = 50
 # Far above any real record in the editor's text (ISO 2709 stops at 99,999 bytes).
 MAX_EDITOR_TEXT = 400_000
 BIB_HISTORY_TEMPLATE = "profiles/_bib_history.html"
+# What each publishing profile's next job will do with the record (profiles provides it).
+BIB_NEXT_JOB_TEMPLATE = "profiles/_bib_next_job.html"
 
 
 def marc_rows(data: bytes) -> tuple[str, list[dict]]:
@@ -126,6 +128,9 @@ def bib_detail(request: HttpRequest, mms_id: int) -> HttpResponse:
         .select_related("actor")
         .order_by("-created_at", "-id")[:20],
         "history_template": _optional_template(BIB_HISTORY_TEMPLATE),
+        "next_job_template": _optional_template(BIB_NEXT_JOB_TEMPLATE)
+        if request.user.has_perm("profiles.view_publishingprofile")
+        else None,
         "opts": Bib._meta,
     }
     return render(request, "records/bib_detail.html", context)

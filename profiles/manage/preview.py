@@ -81,3 +81,29 @@ def describe(dry: DryRun) -> Preview:
             )
         )
     return Preview(dry=dry, mode=str(dry.kind), mode_label=Kind(dry.kind).label, groups=groups)
+
+
+def next_job_text(decision: tuple[str, str] | None, *, incremental: bool) -> str:
+    """What the profile's next job does with one record, from its dry-run decision (None: an
+    Incremental does not look at the record, which has not changed since the last job)."""
+    if decision is None:
+        return "nothing: the record has not changed since the last job" if incremental else ""
+    outcome, reason = decision
+    why = REASONS.get(reason, reason)
+    if outcome == "new":
+        return "will be sent as new"
+    if outcome == "changed":
+        return "will be sent as changed"
+    if outcome == "deleted":
+        return f"will be sent as deleted ({why})"
+    if outcome == "unchanged":
+        return "not sent: its content did not change since it was last sent"
+    if reason == "baseline":
+        return "will be recorded as published, not sent (Baseline)"
+    if reason == "baseline_deleted":
+        return "will be recorded as deleted, not sent (Baseline)"
+    if reason == "holdings_only":
+        return "not sent: tagged Publish holdings only"
+    if reason == "dont_publish":
+        why = "tagged Don't publish"
+    return f"not eligible: {why}; not sent (never published by this profile, so no delete)"

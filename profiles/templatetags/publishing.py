@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 from django import template
 
+from ..engine import dry_run
+from ..manage.preview import next_job_text
 from ..models import JobFile, JobRecord, PublishedRecord, PublishingProfile
 from ..xref import latest_in_another_collection, reported_files
 
@@ -41,6 +43,25 @@ def publishing_history(bib) -> dict:
     # queryset, read only when the page shows those buttons (to people who may use them).
     api_profiles = PublishingProfile.objects.filter(worldcat_api__isnull=False).order_by("name")
     return {"ledger": ledger, "outcomes": outcomes, "api_profiles": api_profiles}
+
+
+@register.simple_tag
+def next_jobs(bib) -> list[dict]:
+    """Per profile, what its next job will do with the bib, by the job's own selection and
+    decision (profiles.engine.dry_run for this one record): one query per profile."""
+    out = []
+    for profile in PublishingProfile.objects.order_by("name"):
+        decisions = dry_run(profile, bibs=[bib.pk], examples=0).decisions
+        incremental = profile.publishing_mode == PublishingProfile.Mode.INCREMENTAL
+        out.append(
+            {
+                "profile": profile,
+                "mode": profile.get_publishing_mode_display(),
+                "active": profile.status == PublishingProfile.Status.ACTIVE,
+                "text": next_job_text(decisions.get(bib.pk), incremental=incremental),
+            }
+        )
+    return out
 
 
 @register.simple_tag

@@ -50,6 +50,6 @@ def test_the_record_page_says_whether_and_why_not_a_bib_is_published(client, sup
     bibs = a_bib_of_each_kind()
     client.force_login(superuser)
     page = client.get(reverse("records:bib", args=[bibs[""].mms_id])).content.decode()
-    assert "Will be published by DataSync: <strong>Yes</strong>" in page
+    assert "Eligible for WorldCat: <strong>Yes</strong>" in page
     page = client.get(reverse("records:bib", args=[bibs["suppressed"].mms_id])).content.decode()
     assert "<strong>No</strong> (it is suppressed from discovery)" in page
