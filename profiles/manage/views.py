@@ -182,4 +182,4 @@ def _submit(request, entry, bib_set):
             f"{entry.name}: job {run.job.pk} submitted ({run.job.get_kind_display()}). "
             "Its status is below.",
         )
-    return redirect(reverse("manage:monitor") + "?kind=publishing")
+    return redirect("manage:monitor")

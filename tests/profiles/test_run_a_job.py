@@ -92,7 +92,7 @@ def test_the_wizard_republishes_the_chosen_set_after_the_review(client, superuse
     assert "What will change in WorldCat" in html and 'data-count="new">2<' in html
     assert not PublishingJob.objects.exists()
     response = client.post(RUN, {"job": key, "set": bib_set.pk, "confirmed_mode": "republish_set"})
-    assert response["Location"] == reverse("manage:monitor") + "?kind=publishing"
+    assert response["Location"] == reverse("manage:monitor")
     job = PublishingJob.objects.get()
     assert (job.profile, job.kind, job.bib_set, job.requested_by) == (
         first,
