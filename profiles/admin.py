@@ -30,6 +30,7 @@ from .forms import STATUS_WORDS, FetchReportsForm, PublishingProfileForm, Republ
 from .manage.preview import describe
 from .models import InstitutionOclcSymbol, PublishingJob, PublishingProfile
 from .worldcat.admin import WorldCatApiInline, save_api_formset
+from .worldcat.gate import api_delivery_gate, delivering_by_api
 from .xref import XrefError, fetch_reports
 
 HOLDINGS_ONLY_NOTE = (
@@ -45,9 +46,6 @@ NOBODY_KEEPS_WARNING = (
     "holdings are kept by nobody. Add or activate a profile of type Publish local holdings "
     "records (LHR) to OCLC."
 )
-
-
-RUN_URL = "admin:profiles_publishingprofile_run"
 
 
 @admin.register(PublishingProfile)
@@ -246,8 +244,7 @@ class PublishingProfileAdmin(admin.ModelAdmin):
         profile = self._profile_for_change(request, pk)
         dry = bool(request.POST.get("dry_run"))
         confirmed = request.POST.get("confirmed_mode") or None
-        api = WorldCatApiInline.model.objects.filter(profile=profile).first()
-        by_api = api if api and api.incremental_delivery == api.Delivery.API else None
+        by_api = delivering_by_api(profile)
         if request.method != "POST" or not (dry or confirmed):
             # A real run is only started from the confirmation, which names its mode.
             return self._page(
@@ -257,15 +254,10 @@ class PublishingProfileAdmin(admin.ModelAdmin):
                 preview=describe(dry_run(profile)),
                 by_api=by_api,
             )
-        if by_api and confirmed == PublishingProfile.Mode.INCREMENTAL and not dry:
-            # The first use of OCLC's real API is confirmed by a person, here as elsewhere.
-            # Imported here: the WorldCat pages bring the API client (httpx, authlib), and
-            # this module is imported whenever Django starts (a cron `manage.py publish`).
-            from .worldcat.views import production_gate
-
-            gate = production_gate(request, by_api, reverse(RUN_URL, args=[profile.pk]))
-            if gate:
-                return gate
+        # The first use of OCLC's real API is confirmed by a person, here as elsewhere.
+        gate = None if dry else api_delivery_gate(request, profile, confirmed, request.path)
+        if gate:
+            return gate
         return self._requested(
             request,
             profile,

@@ -16,6 +16,7 @@ from records.models import BibSet
 
 from ..engine import JobRefused
 from ..views import duration_text, query_without_page, render_page
+from ..worldcat.gate import api_delivery_gate
 from . import catalogue
 from .forms import MonitorFilterForm
 from .monitor import monitor_page, visible_kinds
@@ -161,6 +162,13 @@ def _submit(request, entry, bib_set):
     if entry is None or entry.profile is None or (entry.needs_set and bib_set is None):
         messages.error(request, "This job cannot be submitted from here: select it again.")
         return redirect("manage:run")
+    # An Incremental calling OCLC's real API: the confirmation of its first use, then back
+    # to this review.
+    query = urlencode({"job": entry.key, "set": bib_set.pk if bib_set else "", "go": "review"})
+    mode = None if entry.needs_set else entry.spec.mode or entry.profile.publishing_mode
+    gate = api_delivery_gate(request, entry.profile, mode, f"{reverse('manage:run')}?{query}")
+    if gate:
+        return gate
     try:
         run = catalogue.start(
             entry,
@@ -170,7 +178,6 @@ def _submit(request, entry, bib_set):
         )
     except JobRefused as exc:
         messages.error(request, str(exc))
-        query = urlencode({"job": entry.key, "set": bib_set.pk if bib_set else "", "go": "review"})
         return redirect(f"{reverse('manage:run')}?{query}")
     if run.retry is not None:
         messages.warning(request, run.message)

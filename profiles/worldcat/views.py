@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -20,6 +20,7 @@ from ..reconcile import republish_differences
 from ..views import CHANGE_PROFILE, VIEW_PROFILE, needs, render_page
 from .client import WorldCatApiError
 from .connection import confirm_production, test_connection
+from .gate import production_gate
 from .holdings_now import MAX_RECORDS, SET, UNSET, change_holdings_now
 from .models import ReconciliationDifference, ReconciliationRun, WorldCatApi
 from .runs import ReconciliationRefused, request_reconciliation
@@ -29,15 +30,6 @@ DIFFERENCES_SHOWN = 500
 
 def _api(pk: int) -> WorldCatApi:
     return get_object_or_404(WorldCatApi.objects.select_related("profile"), profile_id=pk)
-
-
-def production_gate(request, api: WorldCatApi, next_url: str = "") -> HttpResponse | None:
-    """A redirect to the confirmation page while a production profile is unconfirmed; it
-    comes back to `next_url` (by default the page asked for)."""
-    if not api.needs_confirmation:
-        return None
-    url = reverse("profiles:worldcat_confirm", args=[api.profile_id])
-    return redirect(f"{url}?{urlencode({'next': next_url or request.get_full_path()})}")
 
 
 def _page(request, api: WorldCatApi, template: str, title: str, **context):

@@ -240,14 +240,25 @@ def test_run_now_asks_for_the_confirmation_before_the_first_use_of_a_production_
     url = reverse("admin:profiles_publishingprofile_run", args=[api_profile.pk])
     page = client.get(url).content.decode()
     assert "Delivered through the WorldCat Metadata API" in page and "Production" in page
-    response = client.post(url, {"confirmed_mode": "incremental"})
-    assert response.status_code == 302 and "confirm" in response["Location"]
+    asked = client.post(url, {"confirmed_mode": "incremental"})
+    assert asked.status_code == 302 and "confirm" in asked["Location"]
     assert not PublishingJob.objects.exists()
 
-    confirm = client.post(response["Location"])
+    # So does Run a Job's wizard, for the same Incremental, and comes back to its review.
+    wizard = reverse("manage:run")
+    response = client.post(
+        wizard, {"job": f"run_now:{api_profile.pk}", "confirmed_mode": "incremental"}
+    )
+    assert response.status_code == 302 and "confirm" in response["Location"]
+    assert "go%3Dreview" in response["Location"] and not PublishingJob.objects.exists()
+
+    confirm = client.post(asked["Location"])
     assert confirm.status_code == 302 and confirm["Location"] == url
     response = client.post(url, {"confirmed_mode": "incremental"})
     assert response.status_code == 302 and PublishingJob.objects.count() == 1
+    PublishingJob.objects.all().delete()
+    client.post(wizard, {"job": f"run_now:{api_profile.pk}", "confirmed_mode": "incremental"})
+    assert PublishingJob.objects.count() == 1
 
 
 def test_an_unreachable_api_fails_the_job_before_its_files_go_and_the_retry_sends_both(
