@@ -63,6 +63,8 @@ class Entry:
     is_delete: bool
     title: str
     sparse: bool = False
+    # 852 $a: the holding libraries' symbols (several libraries); empty: the sender's holding.
+    symbols: tuple[str, ...] = ()
 
 
 @dataclass
@@ -119,6 +121,7 @@ class FileProcessor:
         self.outcome = Outcome()
         self._next_provisional: int | None = None
         self._next_number: int | None = None
+        self._holders: dict[str, Institution] | None = None
 
     def key(self, seq: int) -> str:
         return record_key(
@@ -243,6 +246,9 @@ class FileProcessor:
                 incoming_ocn,
             )
         status = str(record.leader)[5:6]
+        symbols = tuple(
+            dict.fromkeys(v.strip().upper() for v in _values(record, "852 $a") if v.strip())
+        )
         return Entry(
             seq=read.seq,
             lsn=lsn,
@@ -251,6 +257,7 @@ class FileProcessor:
             is_delete=self.collection.use_record_status and status == "d",
             title=title,
             sparse=sparse,
+            symbols=symbols,
         )
 
     def apply(self, chunk: list[Entry]) -> None:
@@ -287,6 +294,9 @@ class FileProcessor:
                 if survivor is None:
                     self.add_result(entry, entry.incoming_ocn, "delete")
                     continue
+                if entry.symbols:
+                    self.apply_symbols(entry, survivor, state, original)
+                    continue
                 current = state.get(survivor.pk, original.get(survivor.pk))
                 if current is not None:
                     self.outcome.holdings_deleted += 1
@@ -303,6 +313,9 @@ class FileProcessor:
                         created_by_file=self.incoming,
                     )
                     survivors[entry.ocn] = survivor
+                if entry.symbols:
+                    self.apply_symbols(entry, survivor, state, original)
+                    continue
                 holding = state.get(survivor.pk) or original.get(survivor.pk)
                 if holding is None:
                     holding = Holding(record=survivor, institution=self.institution)
@@ -321,6 +334,52 @@ class FileProcessor:
                 self.add_result(entry, str(survivor.oclc_number), action)
                 self.outcome.xref.append(f"{_report_value(entry.lsn)}\t{survivor.oclc_number}")
         self.flush(state, original)
+
+    def apply_symbols(self, entry: Entry, survivor, state, original) -> None:
+        """A record naming its holding libraries in 852 $a (a group of symbols): the holding of
+        each named symbol's institution is set, or for a delete removed; no other is touched.
+        The sender's own holding goes through the chunk's state like any other record's."""
+        if self._holders is None:
+            self._holders = {i.symbol.upper(): i for i in Institution.objects.all()}
+        for symbol in entry.symbols:
+            holder = self._holders.get(symbol)
+            if holder is None:
+                self.add_exception(
+                    entry.seq,
+                    Problem("Validation Error", "CRITICAL", f"Invalid symbol {symbol} in 852 $a."),
+                    entry.lsn,
+                    entry.incoming_ocn,
+                )
+                continue
+            if holder.pk == self.institution.pk:
+                current = state.get(survivor.pk, original.get(survivor.pk))
+                if entry.is_delete:
+                    if current is not None:
+                        self.outcome.holdings_deleted += 1
+                    state[survivor.pk] = None
+                else:
+                    holding = current or Holding(record=survivor, institution=self.institution)
+                    holding.local_system_number = entry.lsn[:64]
+                    holding.set_by_file, holding.set_at = self.incoming, self.now
+                    state[survivor.pk] = holding
+                    self.outcome.holdings_set += 1
+            elif entry.is_delete:
+                gone, _ = Holding.objects.filter(institution=holder, record=survivor).delete()
+                self.outcome.holdings_deleted += gone
+            else:
+                Holding.objects.update_or_create(
+                    institution=holder,
+                    record=survivor,
+                    defaults={
+                        "local_system_number": entry.lsn[:64],
+                        "set_by_file": self.incoming,
+                        "set_at": self.now,
+                    },
+                )
+                self.outcome.holdings_set += 1
+        action = "delete" if entry.is_delete else "match"
+        self.add_result(entry, str(survivor.oclc_number), action)
+        self.outcome.xref.append(f"{_report_value(entry.lsn)}\t{survivor.oclc_number}")
 
     def flush(self, state: dict[int, Holding | None], original: dict[int, Holding]) -> None:
         gone = [original[pk].pk for pk, h in state.items() if h is None and pk in original]

@@ -165,3 +165,31 @@ def test_lhrs_go_round_the_loop_with_shared_numbers_and_several_libraries(lhr_ex
     assert holders(10699230) == set()
     reconciled(bib_profile, lhr_profile)
     assert other.holdings.count() == 1
+
+
+def test_a_library_losing_its_last_copy_loses_only_its_holding_through_the_bib_profile(
+    demo_exchange,  # noqa: F811
+):
+    bib_profile = demo_exchange
+    Institution.objects.create(symbol="ALMAL", name="Alma Demo University Law Library")
+    InstitutionOclcSymbol.objects.create(library="LAW", symbol="ALMAL")
+    bib = make_bib(oclc="(OCoLC)10699247")
+    law = actions.add_holding(bib, "LAW", "STACKS", "KF1")
+    kept = make_bib(oclc="(OCoLC)10699266")
+
+    publish(bib_profile, "incremental")
+    assert holders(10699247) == {"ALMAD", "ALMAL"}
+    assert holders(10699266) == {"ALMAD"}
+    assert reconcile(bib_profile).total == 0
+
+    actions.delete_holding(law)
+    publish(bib_profile, "incremental")
+    assert holders(10699247) == {"ALMAD"}
+    assert reconcile(bib_profile).total == 0
+
+    actions.delete_holding(bib.holdings.get())
+    publish(bib_profile, "incremental")
+    assert holders(10699247) == set()
+    assert holders(10699266) == {"ALMAD"}
+    assert reconcile(bib_profile).total == 0
+    assert kept.holdings.count() == 1

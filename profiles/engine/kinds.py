@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from . import holdings
+from . import holdings, libraries
 from .marcout import publish_bytes
 from .selection import COPY_TYPES, candidates, decide, iter_rows
 
@@ -68,9 +68,29 @@ HOLDINGS = RecordKind(
     folder="lhr",
 )
 
+# Bibs of an institution with several libraries (Institution OCLC Symbol has rows): the same
+# records, ledger and decisions, sent with each holding library's symbol (engine/libraries.py).
+BIB_LIBRARIES = RecordKind(
+    code="bib",
+    label="bibliographic records",
+    candidates=libraries.library_candidates,
+    copy_types=libraries.LIBRARY_COPY_TYPES,
+    rows=libraries.library_rows,
+    decide=decide,
+    output=libraries.library_output,
+    folder="bib",
+)
+
 KINDS = {BIB.code: BIB, HOLDINGS.code: HOLDINGS}
 
 
 def kind_of(profile) -> RecordKind:
-    """The record kind a profile publishes."""
-    return KINDS[getattr(profile, "record_kind", BIB.code)]
+    """The record kind a profile publishes (bibs with their libraries' symbols when the
+    Institution OCLC Symbol table has rows)."""
+    kind = KINDS[getattr(profile, "record_kind", BIB.code)]
+    if kind is BIB:
+        from ..models import InstitutionOclcSymbol
+
+        if InstitutionOclcSymbol.objects.exists():
+            return BIB_LIBRARIES
+    return kind

@@ -88,9 +88,10 @@ class Decision(NamedTuple):
     ledger: str = "-"
 
 
-def candidates(job: PublishingJob, *, read_bytes: bool = True):
+def candidates(job: PublishingJob, *, read_bytes: bool = True, extra: dict | None = None):
     """The job's candidate bibs with the profile's ledger row, as a queryset of value tuples.
-    Without `read_bytes` no row's MARC is read (a dry run's counts need none)."""
+    Without `read_bytes` no row's MARC is read (a dry run's counts need none). `extra`: more
+    annotations, as columns after COLUMNS (kinds.BIB_LIBRARIES)."""
     qs = Bib.objects.annotate(
         ledger=FilteredRelation("publications", condition=Q(publications__profile=job.profile_id))
     )
@@ -116,9 +117,10 @@ def candidates(job: PublishingJob, *, read_bytes: bool = True):
             marc_to_send=marc,
             why_not=WHY_NOT_PUBLISHABLE,
             gated=ExpressionWrapper(Q(gate_version=GATE_VERSION), output_field=BooleanField()),
+            **(extra or {}),
         )
         .order_by(order)
-        .values_list(*COLUMNS)
+        .values_list(*COLUMNS, *(extra or ()))
     )
 
 

@@ -218,3 +218,36 @@ def test_the_bib_profile_warns_while_nobody_keeps_holdings_only_records(
     page = admin_client.get(bib_profile.get_absolute_url()).content.decode()
     assert "kept by nobody" not in page
     assert "kept by nobody" not in admin_client.get(lhr.get_absolute_url()).content.decode()
+
+
+def test_bibs_carry_each_library_symbol_and_a_lost_library_is_deleted_alone(profile, sshd):
+    InstitutionOclcSymbol.objects.create(library="LAW", symbol="ALMAL")
+    bib = make_bib()
+    law = actions.add_holding(bib, "LAW", "STACKS", "KF1")
+    single = make_bib()
+
+    def sent(job) -> dict[str, list[tuple[str, list[str]]]]:
+        out: dict[str, list] = {}
+        for name, path in job.files.values_list("name", "local_path"):
+            data = Path(path).read_bytes()
+            assert schema_problems(data) == "", name
+            for r in pymarc.MARCReader(io.BytesIO(data), to_unicode=True):
+                symbols = [f["a"] for f in r.get_fields("852")]
+                out.setdefault(r["001"].data, []).append((r.leader[5], symbols))
+        return out
+
+    first = run(profile)
+    assert sent(first) == {
+        str(bib.mms_id): [("n", ["ALMAD", "ALMAL"])],
+        str(single.mms_id): [("n", ["ALMAD"])],
+    }
+    assert PublishedRecord.objects.get(profile=profile, bib=bib).holdings_sent == "ALMAD ALMAL"
+
+    actions.delete_holding(law)
+    second = run(profile, "incremental")
+    assert sent(second) == {str(bib.mms_id): [("c", ["ALMAD"]), ("d", ["ALMAL"])]}
+    assert second.count_changed == 1
+
+    actions.delete_holding(bib.holdings.get())
+    third = run(profile, "incremental")
+    assert sent(third) == {str(bib.mms_id): [("d", ["ALMAD"])]}
