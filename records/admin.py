@@ -321,7 +321,8 @@ class BibAdmin(admin.ModelAdmin):
 
 @admin.register(Holding)
 class HoldingAdmin(admin.ModelAdmin):
-    """Holdings are added and deleted through records.actions (counts, change markers, audit)."""
+    """Holdings are added, changed and deleted through records.actions (counts, change markers,
+    audit). A change (call number, textual holdings 866-868...) is sent by the LHR profile."""
 
     list_display = ["bib", "library", "location", "call_number", "created_at"]
     list_select_related = ["bib"]
@@ -334,12 +335,24 @@ class HoldingAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).defer("bib__marc")
 
-    def has_change_permission(self, request, obj=None):
-        return obj is None and super().has_change_permission(request, obj)
+    def get_readonly_fields(self, request, obj=None):
+        return ["bib"] if obj is not None else []
 
     def save_model(self, request, obj, form, change):
+        statements = {
+            name: getattr(obj, name)
+            for name in ("textual_holdings", "supplement_holdings", "index_holdings")
+        }
+        if change:
+            stored = Holding.objects.select_related("bib").get(pk=obj.pk)
+            actions.update_holding(
+                stored,
+                actor=request.user,
+                **{name: getattr(obj, name) for name in actions.HOLDING_FIELDS},
+            )
+            return
         created = actions.add_holding(
-            obj.bib, obj.library, obj.location, obj.call_number, actor=request.user
+            obj.bib, obj.library, obj.location, obj.call_number, actor=request.user, **statements
         )
         obj.pk = created.pk
 
