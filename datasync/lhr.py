@@ -174,7 +174,11 @@ class LhrProcessor:
                 ).delete()
                 self.result(record, entry.control_number, entry.symbol, "LHR_DELETE", entry.seq)
         for symbol in touched:
-            self.follow(record, holders.get(symbol) or self.institution, symbol, group)
+            if symbol not in holders:  # an LHR of a symbol this file does not name, removed
+                holders[symbol] = (
+                    Institution.objects.filter(symbol__iexact=symbol).first() or self.institution
+                )
+            self.follow(record, holders[symbol], symbol, group)
 
     def follow(self, record: Record, holder: Institution, symbol: str, group) -> None:
         """The symbol holds the record exactly when an LHR of it is left there."""
