@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from jobs.models import JobStatus
+from records.models import Bib
 
 from . import scheduling
 from .engine import dry_run, find_orphans, job_to_retry_first
@@ -18,8 +19,10 @@ from .models import PublishingJob, PublishingProfile, ReconciliationRun
 Mode = PublishingProfile.Mode
 RECENT_FAILURES = timedelta(days=14)
 # Whole-catalogue modes (Full, Baseline) are not counted here: their count reads every record;
-# Run now's confirmation counts them.
+# Run now's confirmation counts them. Nor is an Incremental with more changed records than this
+# (a first run, a re-import): the page would read them all on every visit.
 COUNTED_MODES = (Mode.INCREMENTAL,)
+COUNT_AT_MOST = 20_000
 
 
 @dataclass
@@ -30,6 +33,8 @@ class ProfileSummary:
     retry_first: PublishingJob | None
     next_run: object
     next_counts: dict | None
+    # Why the next job is not counted here ("" when it is, or the mode needs no words).
+    not_counted: str
     reconciliation: ReconciliationRun | None
 
     @property
@@ -50,10 +55,15 @@ def profile_summaries() -> list[ProfileSummary]:
     out = []
     for profile in PublishingProfile.objects.select_related("ftp_connection").order_by("name"):
         jobs = PublishingJob.objects.filter(profile=profile).order_by("-created_at", "-id")
-        next_counts = None
+        next_counts, not_counted = None, ""
         if profile.publishing_mode in COUNTED_MODES:
-            counted = dry_run(profile, examples=0).counts
-            next_counts = {k: counted.get(k, 0) for k in ("new", "changed", "deleted")}
+            # Bounded: COUNT over at most COUNT_AT_MOST + 1 rows of the change-marker index.
+            changed = Bib.objects.changed_since(profile.watermark)[: COUNT_AT_MOST + 1].count()
+            if changed > COUNT_AT_MOST:
+                not_counted = f"more than {COUNT_AT_MOST:,} records changed since the last job"
+            else:
+                counted = dry_run(profile, examples=0).counts
+                next_counts = {k: counted.get(k, 0) for k in ("new", "changed", "deleted")}
         next_run = scheduling.next_run(profile)
         out.append(
             ProfileSummary(
@@ -63,6 +73,7 @@ def profile_summaries() -> list[ProfileSummary]:
                 retry_first=job_to_retry_first(profile),
                 next_run=timezone.localtime(next_run) if next_run else None,
                 next_counts=next_counts,
+                not_counted=not_counted,
                 reconciliation=profile.reconciliations.order_by("-created_at", "-id").first(),
             )
         )

@@ -83,3 +83,16 @@ def test_a_cataloger_s_home_page_has_no_publishing_section(client, django_user_m
     html = client.get("/admin/").content.decode()
     assert "Publishing to OCLC" not in html and "Worker cluster" not in html
     assert "Run a Job" in html and "Monitor Jobs" in html
+
+
+def test_the_home_page_does_not_read_a_big_change_to_count_it(
+    client, superuser, make_profile, connection_row, monkeypatch
+):
+    monkeypatch.setattr("profiles.home.COUNT_AT_MOST", 2)
+    make_profile(connection_row, publishing_mode=PublishingProfile.Mode.INCREMENTAL)
+    for _ in range(3):
+        make_bib()
+    client.force_login(superuser)
+    html = client.get("/admin/").content.decode()
+    assert "Not counted here: more than 2 records changed since the last job" in html
+    assert 'data-count="new"' not in html
