@@ -251,3 +251,14 @@ def test_bibs_carry_each_library_symbol_and_a_lost_library_is_deleted_alone(prof
     actions.delete_holding(bib.holdings.get())
     third = run(profile, "incremental")
     assert sent(third) == {str(bib.mms_id): [("d", ["ALMAD"])]}
+
+
+def test_the_record_page_says_what_the_lhr_profiles_next_job_does(admin_client, lhr_profile, sshd):
+    from .test_record_next_job import next_job_text
+
+    serial = make_bib(tag=ExportTag.HOLDINGS_ONLY)
+    assert next_job_text(admin_client, serial, lhr_profile) == "will be sent as new"
+    run(lhr_profile)
+    actions.add_holding(serial, "MAIN", "REF", "QA2")
+    assert next_job_text(admin_client, serial, lhr_profile) == "will be sent as changed"
+    assert run(lhr_profile, "incremental").count_changed == 1
