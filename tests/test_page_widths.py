@@ -80,6 +80,15 @@ def page_urls(world) -> list[str]:  # noqa: F811
             urls.append(url)
     for label in ("records", "profiles", "ftp", "datasync", "audit", "auth", "django_q"):
         urls.append(f"/admin/{label}/")  # each app's index
+    # Pages reached by their query string: Run a Job's set and review steps, Monitor Jobs
+    # filtered.
+    job = f"republish_set:{world['profile'].pk}"
+    urls += [
+        f"/jobs/run/?job={job}&go=set",
+        f"/jobs/run/?job={job}&set={world['set'].pk}&go=review",
+        f"/jobs/run/?job=full:{world['profile'].pk}&go=review",
+        "/jobs/monitor/?kind=publishing&status=succeeded",
+    ]
     return sorted(set(urls))
 
 
