@@ -106,20 +106,20 @@ def _insert_ordered(fields: list[tuple[bytes, bytes]], tag: bytes, data: bytes) 
 
 def build_record(leader: bytes, fields: list[tuple[bytes, bytes]]) -> bytes:
     """ISO 2709 bytes from a leader and (tag, data) fields; lengths and base address computed."""
-    lengths = [len(data) for _, data in fields]
-    for (tag, _), length in zip(fields, lengths, strict=True):
-        if length > 9999:
-            raise RecordError(
-                f"field {tag.decode(errors='replace')} is {length:,} bytes; "
-                "ISO 2709 allows at most 9,999"
-            )
+    tags, values = zip(*fields, strict=True) if fields else ((), ())
+    lengths = list(map(len, values))
+    if lengths and max(lengths) > 9999:
+        tag, length = next((t, n) for t, n in zip(tags, lengths, strict=True) if n > 9999)
+        raise RecordError(
+            f"field {tag.decode(errors='replace')} is {length:,} bytes; "
+            "ISO 2709 allows at most 9,999"
+        )
+    # Whole lists, no per-field Python loop: the importer builds every record here.
     directory = b"".join(
-        [
-            b"%s%04d%05d" % (tag, length, offset)
-            for (tag, _), length, offset in zip(
-                fields, lengths, accumulate(lengths, initial=0), strict=False
-            )
-        ]
+        map(
+            _ENTRY_FORMAT.__mod__,
+            zip(tags, lengths, accumulate(lengths, initial=0), strict=False),
+        )
     )
     base = 24 + len(directory) + 1
     length = base + sum(lengths) + 1
@@ -128,7 +128,10 @@ def build_record(leader: bytes, fields: list[tuple[bytes, bytes]]) -> bytes:
             f"record is {length:,} bytes in UTF-8; ISO 2709 allows at most {MAX_RECORD_LENGTH:,}"
         )
     head = b"%05d" % length + leader[5:9] + b"a22" + b"%05d" % base + leader[17:20] + b"4500"
-    return b"".join([head, directory, FT, *(data for _, data in fields), RT])
+    return b"".join([head, directory, FT, *values, RT])
+
+
+_ENTRY_FORMAT = b"%s%04d%05d"  # a directory entry: tag, field length, offset
 
 
 def subfields(data: bytes) -> list[tuple[str, str]]:
@@ -299,7 +302,11 @@ def _prepare_utf8(data: bytes, unicode: bool) -> Prepared | None:
         return None
     base, directory, body = frame
     leader = data[:24]
-    if _FAST_DOUBT.search(body) is not None:
+    # _FAST_DOUBT in C-speed steps (its alternation makes the regex engine try every byte):
+    # control characters, then a delimiter without a code, then U+FFFE/U+FFFF.
+    if body.translate(None, _NOT_CONTROL) or _BAD_DELIMITER.search(body) is not None:
+        return None
+    if b"\xef\xbf" in body and _FAST_DOUBT.search(body) is not None:
         return None
     # A pure-ASCII body is valid UTF-8 with ASCII indicators: no per-field checks needed.
     # It also reads the same in MARC-8 (without escapes, MARC-8 is ASCII), so a MARC-8 record
@@ -311,23 +318,24 @@ def _prepare_utf8(data: bytes, unicode: bool) -> Prepared | None:
     source_id = source_org = None
     total = 0
     data_seen = False  # a control field after a data field is the gate's to move
-    for i in range(0, len(directory), 12):
-        tag = directory[i : i + 3]
-        start = base + int(directory[i + 7 : i + 12])
-        end = start + int(directory[i + 3 : i + 7])
+    indicator = INDICATOR
+    # The directory is whole 12-digit entries (_fast_frame): one findall cuts them all.
+    for tag, length, offset in _ENTRY.findall(directory):
+        start = base + int(offset)
+        end = start + int(length)
         if end > size:
             return None
         value = data[start:end]
-        if not value or value[-1] != FIELD_TERMINATOR:
+        if not value or value[-1] != 0x1E:  # the field terminator
             return None
         if tag < b"010":
             if data_seen or SD in value:
                 return None
         elif (
             len(value) < 4
-            or value[2] != SUBFIELD_DELIMITER
-            or value[0] not in INDICATOR
-            or value[1] not in INDICATOR
+            or value[2] != 0x1F  # the subfield delimiter
+            or value[0] not in indicator
+            or value[1] not in indicator
         ):
             return None
         else:
@@ -384,8 +392,7 @@ def passes_quickly(data: bytes) -> bool:
     if frame is None:
         return False
     base, directory, body = frame
-    # _FAST_DOUBT in three C-speed steps (its alternation makes the regex engine try every
-    # byte): control characters, then a delimiter without a code, then U+FFFE/U+FFFF.
+    # _FAST_DOUBT in three C-speed steps, as in _prepare_utf8.
     if body.translate(None, _NOT_CONTROL) or _BAD_DELIMITER.search(body) is not None:
         return False
     if b"\xef\xbf" in body and _FAST_DOUBT.search(body) is not None:
