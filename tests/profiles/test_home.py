@@ -96,3 +96,24 @@ def test_the_home_page_does_not_read_a_big_change_to_count_it(
     html = client.get("/admin/").content.decode()
     assert "Not counted here: more than 2 records changed since the last job" in html
     assert 'data-count="new"' not in html
+
+
+def test_the_home_page_areas_lead_to_their_sections_models(client, superuser):
+    """The areas (Catalogue, S/FTP connections, Publishing profiles, OCLC Data Sync) link to
+    Django's app index pages, which extend the home page's template: each lists its section's
+    models, not the home page's areas over "You don't have permission to view or edit
+    anything"."""
+    client.force_login(superuser)
+    home = client.get("/admin/").content.decode()
+    expected = {
+        "records": "/admin/records/bib/",
+        "ftp": "/admin/ftp/sftpconnection/",
+        "profiles": "/admin/profiles/publishingprofile/",
+        "datasync": "/admin/datasync/collection/",
+    }
+    for label, changelist in expected.items():
+        assert f'href="/admin/{label}/"' in home
+        html = client.get(f"/admin/{label}/").content.decode()
+        assert "permission to view or edit anything" not in html, label
+        assert f'href="{changelist}"' in html, label
+        assert 'class="areas"' not in html, label
