@@ -145,3 +145,33 @@ def test_staff_who_may_run_nothing_are_refused(client, django_user_model):
     client.force_login(user)
     assert client.get(RUN).status_code == 403
     assert client.post(RUN, {"job": "x"}).status_code == 403
+
+
+def test_the_review_and_run_now_name_the_job_that_submit_starts_in_english(
+    client, superuser, two_profiles
+):
+    """'an Incremental job', 'a Full job'; a Republish set's review does not speak of the
+    profile's mode, which it does not depend on."""
+    first, second = two_profiles  # Incremental, Full
+    bib_set = BibSet.objects.create(name="Initial file for OCLC")
+    actions.add_to_set(bib_set, [make_bib()])
+    client.force_login(superuser)
+
+    def helptext(response) -> str:
+        html = response.content.decode()
+        start = html.index('id="review-submit-help">') + len('id="review-submit-help">')
+        return " ".join(html[start : html.index("</p>", start)].split())
+
+    incremental = client.get(RUN, {"job": f"run_now:{first.pk}", "go": "review"})
+    assert helptext(incremental).startswith("Submit starts an Incremental job, and only that:")
+    full = client.get(RUN, {"job": f"run_now:{second.pk}", "go": "review"})
+    assert helptext(full).startswith("Submit starts a Full job, and only that:")
+    republish = client.get(
+        RUN, {"job": f"republish_set:{first.pk}", "set": bib_set.pk, "go": "review"}
+    )
+    assert helptext(republish) == (
+        "Submit starts a Bib OCLC Republish Set of Titles job of this set, and only that."
+    )
+    run_now = reverse("admin:profiles_publishingprofile_run", args=[first.pk])
+    html = " ".join(client.get(run_now).content.decode().split())
+    assert "Only an Incremental job starts from this page" in html
