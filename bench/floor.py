@@ -64,7 +64,7 @@ def stream(raw_connection, work: Path, records_per_file: int) -> dict:
                     handle = open(files[-1], "wb")  # noqa: SIM115 - closed below
                 handle.write(marc)
                 size += len(marc)
-                ledger.write(f"1\t{bib_id}\tpublished\t{chash}\t{oclc}\tn\t0\t{name}\t{now}\n")
+                ledger.write(f"1\t{bib_id}\tpublished\t{chash}\t{oclc}\tn\t\t0\t{name}\t{now}\n")
                 count += 1
         if handle is not None:
             handle.close()
@@ -127,8 +127,8 @@ def ledger(raw_connection, spool: Path) -> dict:
         raw_connection.commit()
         started = time.perf_counter()
         columns = (
-            "profile_id, bib_id, status, content_hash, oclc_numbers, ldr05, job_id, file_name, "
-            "sent_at"
+            "profile_id, bib_id, status, content_hash, oclc_numbers, ldr05, holdings_sent, "
+            "job_id, file_name, sent_at"
         )
         with open(spool, "rb") as handle:
             with cursor.copy(f"COPY bench_floor_ledger ({columns}) FROM STDIN") as copy:
