@@ -70,10 +70,15 @@ def _api_of(profile):
 
 def uses_api(job: PublishingJob) -> bool:
     """Whether this job delivers (part of) its changes through the API."""
+    return job.kind == PublishingJob.Kind.INCREMENTAL and incremental_by_api(job.profile)
+
+
+def incremental_by_api(profile) -> bool:
+    """Whether the profile's Incremental jobs deliver (part of) their changes through the API."""
     # Bibliographic records only: another record kind's changes are not one holding each.
-    if job.kind != PublishingJob.Kind.INCREMENTAL or kind_of(job.profile).code != BIB.code:
+    if kind_of(profile).code != BIB.code:
         return False
-    api = _api_of(job.profile)
+    api = _api_of(profile)
     return api is not None and api.incremental_delivery == api.Delivery.API
 
 
@@ -99,7 +104,13 @@ def check_ready(job: PublishingJob, api=None) -> None:
 def goes_by_api(status: str, oclc_numbers: str, ledger_oclc: str | None) -> bool:
     """A record sent (n, c, d) goes to the API when it has a number to call it on: its own for
     n and c, the numbers last sent for d. Otherwise it goes in a file."""
-    return bool(status) and bool(((ledger_oclc or "") if status == "d" else oclc_numbers).split())
+    return bool(api_number(status, oclc_numbers, ledger_oclc))
+
+
+def api_number(status: str, oclc_numbers: str, ledger_oclc: str | None) -> str:
+    """The OCLC number the API is called on for a record sent as `status`, or ""."""
+    numbers = ((ledger_oclc or "") if status == "d" else oclc_numbers).split()
+    return numbers[0] if status and numbers else ""
 
 
 class ApiPlan:
@@ -120,7 +131,8 @@ class ApiPlan:
         if self._handle is None:
             self._handle = open(self._path, "w", encoding="utf-8")  # noqa: SIM115 - close()
         self._handle.write(
-            f"{row.bib_id}\t{row.mms_id}\t{status}\t{numbers.split()[0]}\t{numbers}\t"
+            f"{row.bib_id}\t{row.mms_id}\t{status}\t{api_number(status, numbers, numbers)}\t"
+            f"{numbers}\t"
             f"{row.content_hash}\n"
         )
 

@@ -83,13 +83,28 @@ def describe(dry: DryRun) -> Preview:
     return Preview(dry=dry, mode=str(dry.kind), mode_label=Kind(dry.kind).label, groups=groups)
 
 
-def next_job_text(decision: tuple[str, str] | None, *, incremental: bool) -> str:
+def next_job_text(
+    decision: tuple[str, str] | None, *, incremental: bool, api_number: str = ""
+) -> str:
     """What the profile's next job does with one record, from its dry-run decision (None: an
-    Incremental does not look at the record, which has not changed since the last job)."""
+    Incremental does not look at the record, which has not changed since the last job).
+    `api_number`: the OCLC number an Incremental delivering through the WorldCat Metadata API
+    would call for this record (its own for new and changed, the one last sent for a delete);
+    "" when the record goes in a file."""
     if decision is None:
         return "nothing: the record has not changed since the last job" if incremental else ""
     outcome, reason = decision
     why = REASONS.get(reason, reason)
+    if outcome in ("new", "changed") and api_number:
+        return (
+            f"will be sent as {outcome}: its holding set on OCLC number {api_number} through "
+            "the WorldCat Metadata API (no file)"
+        )
+    if outcome == "deleted" and api_number:
+        return (
+            f"will be sent as deleted ({why}): its holding unset on OCLC number {api_number} "
+            "through the WorldCat Metadata API (no file)"
+        )
     if outcome == "new":
         return "will be sent as new"
     if outcome == "changed":

@@ -7,12 +7,15 @@ from datetime import UTC, datetime
 from django import template
 
 from ..engine import dry_run
+from ..engine.api_delivery import api_number, incremental_by_api
 from ..manage.preview import next_job_text
 from ..models import JobFile, JobRecord, PublishedRecord, PublishingProfile
 from ..xref import latest_in_another_collection, reported_files
 
 register = template.Library()
 RECENT_OUTCOMES = 5
+# A record's outcome, as the leader's record status it is sent with (the API's set or unset).
+STATUS_OF = {"new": "n", "changed": "c", "deleted": "d"}
 
 
 @register.simple_tag
@@ -51,17 +54,36 @@ def next_jobs(bib) -> list[dict]:
     decision (profiles.engine.dry_run for this one record): one query per profile."""
     out = []
     for profile in PublishingProfile.objects.order_by("name"):
-        decisions = dry_run(profile, bibs=[bib.pk], examples=0).decisions
+        decision = dry_run(profile, bibs=[bib.pk], examples=0).decisions.get(bib.pk)
         incremental = profile.publishing_mode == PublishingProfile.Mode.INCREMENTAL
         out.append(
             {
                 "profile": profile,
                 "mode": profile.get_publishing_mode_display(),
                 "active": profile.status == PublishingProfile.Status.ACTIVE,
-                "text": next_job_text(decisions.get(bib.pk), incremental=incremental),
+                "text": next_job_text(
+                    decision,
+                    incremental=incremental,
+                    api_number=_api_number(profile, bib, decision) if incremental else "",
+                ),
             }
         )
     return out
+
+
+def _api_number(profile, bib, decision) -> str:
+    """The OCLC number an API-mode Incremental calls for the bib ("" when it goes in a file)."""
+    if decision is None or decision[0] not in STATUS_OF or not incremental_by_api(profile):
+        return ""
+    status = STATUS_OF[decision[0]]
+    sent = ""
+    if status == "d":
+        sent = (
+            PublishedRecord.objects.filter(profile=profile, bib_id=bib.pk)
+            .values_list("oclc_numbers", flat=True)
+            .first()
+        )
+    return api_number(status, bib.oclc_numbers or "", sent)
 
 
 @register.simple_tag

@@ -291,3 +291,34 @@ def test_an_unreachable_api_fails_the_job_before_its_files_go_and_the_retry_send
     assert held(oclc_api.institution) == {7801}
     assert ledger(api_profile)[numbered.pk] == ("published", "7801", VIA)
     assert result.job is not None and result.job.records_sent == 0
+
+
+def test_the_record_page_says_which_records_go_through_the_api(
+    api_profile, oclc_api, sshd, client, superuser
+):
+    from .test_record_next_job import next_job_text
+
+    in_worldcat(7201, 7202)
+    edited = make_bib(oclc="(OCoLC)7201")
+    untagged = make_bib(oclc="(OCoLC)7202")
+    assert run(api_profile, "incremental").status == PublishingJob.Status.SUCCEEDED
+    edit_bib(edited, "A changed note")
+    actions.set_export_tag([untagged], "dont_publish")
+    unnumbered = make_bib(oclc=None)
+    client.force_login(superuser)
+    said = {b.pk: next_job_text(client, b, api_profile) for b in (edited, untagged, unnumbered)}
+    assert said[edited.pk] == (
+        "will be sent as changed: its holding set on OCLC number 7201 through the WorldCat "
+        "Metadata API (no file)"
+    )
+    assert said[untagged.pk] == (
+        "will be sent as deleted (Don't publish): its holding unset on OCLC number 7202 "
+        "through the WorldCat Metadata API (no file)"
+    )
+    assert said[unnumbered.pk] == "will be sent as new"
+
+    job = run(api_profile, "incremental")
+    assert job.status == PublishingJob.Status.SUCCEEDED, job.failure_message
+    (only_file,) = job.files.all()
+    assert list(sent_records(sshd, [only_file.name])) == [str(unnumbered.mms_id)]
+    assert held(oclc_api.institution) == {7201}
