@@ -60,6 +60,20 @@ MEASURE = """() => ({
         .slice(0, 3).map(e => e.tagName + (e.id ? '#' + e.id : '')
             + (typeof e.className === 'string' && e.className
                ? '.' + e.className.split(' ')[0] : '')),
+    // Buttons whose label breaks over lines (a narrow table cell squeezing "Delete" into a
+    // letter column): more than one line of their own text.
+    broken: [...document.querySelectorAll('button, input[type=submit], a.button')]
+        .filter(e => e.offsetParent !== null)
+        .filter(e => {
+            const text = (e.innerText || e.value || '').trim();
+            if (!text || text.includes(' ')) return false;
+            const style = getComputedStyle(e);
+            const line = parseFloat(style.lineHeight) || parseFloat(style.fontSize) * 1.3;
+            const inner = e.clientHeight - parseFloat(style.paddingTop)
+                - parseFloat(style.paddingBottom);
+            return inner > 1.6 * line;
+        })
+        .slice(0, 3).map(e => (e.innerText || e.value).trim()),
 })"""
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -137,6 +151,8 @@ def _visit_all(browser, live_server, urls, *, sidebar_open: bool) -> tuple[list,
         found = page.evaluate(MEASURE)
         if found["page"] > WIDTH:
             too_wide.append(f"{url}: {found['page']} px wide ({', '.join(found['widest'])})")
+        if found["broken"]:
+            too_wide.append(f"{url}: buttons broken over lines: {', '.join(found['broken'])}")
         here = urlsplit(page.url).path
         for link in page.locator("a.viewsitelink, #user-tools a").all():
             if link.inner_text().strip().lower() not in ("view site", "view on site"):
