@@ -28,7 +28,7 @@ from tests.datasync.conftest import (  # noqa: F401 - fixtures of the world
     institution,
     upload,
 )
-from tests.profiles.conftest import make_bib
+from tests.profiles.conftest import make_bib, marc_record
 from tests.security.conftest import world  # noqa: F401 - fixture
 from tests.security.test_access import classify, concrete, patterns
 
@@ -202,3 +202,39 @@ def test_the_lists_show_every_column_without_scrolling(page, superuser, wide_wor
     job = PublishingJob.objects.order_by("pk").first()
     page.goto(f"/publishing/jobs/{job.pk}/")
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
+
+
+BROKEN_WORDS = """cells => cells.flatMap(cell => {
+    const text = cell.firstChild;
+    if (!text || text.nodeType !== Node.TEXT_NODE) return [];
+    const broken = [];
+    let start = 0;
+    for (const word of text.data.split(' ')) {
+        const range = document.createRange();
+        range.setStart(text, start);
+        range.setEnd(text, start + word.length);
+        const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+        if (word && tops.size > 1) broken.push(word);
+        start += word.length + 1;
+    }
+    return broken;
+})"""
+
+
+def test_the_record_page_s_holdings_box_breaks_no_word(page, superuser):
+    """The holdings box beside the MARC view is narrow: library and location codes such as
+    SCIENCE or GENERAL stay whole ('SCIENC / E' was shown), the call number wraps at its
+    spaces."""
+    bib = actions.create_bib(
+        marc_record("Pride and prejudice", "(OCoLC)12000000"),
+        holdings=[("SCIENCE", "GENERAL", "PR4000 .A1 1980"), ("MAIN", "REFERENCE", "QA76.9 .D3")],
+    )
+    page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
+    page.context.set_default_timeout(15_000)
+    login(page, superuser.username, PASSWORD)
+    page.goto(f"/records/{bib.mms_id}/")
+    cells = page.locator("#holdings table td")
+    assert cells.count() >= 6
+    assert page.locator("#holdings table td").evaluate_all(BROKEN_WORDS) == []
+    box = page.locator("#holdings").evaluate("e => e.scrollWidth <= e.clientWidth")
+    assert box, "the holdings table is wider than its box"
