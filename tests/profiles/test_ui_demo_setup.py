@@ -84,3 +84,24 @@ def test_without_the_oclc_side_it_says_what_to_run_first(settings, tmp_path):
     (tmp_path / "demo_oclc.json").write_text("{}")
     with pytest.raises(CommandError, match="lacks host"):
         run()
+
+
+def test_running_it_again_keeps_the_mode_status_and_schedule_the_librarian_chose(demo_file):
+    """bin/start runs it at every start: a schedule chosen at Step 6 survives a restart."""
+    run()
+    profile = PublishingProfile.objects.get(name=DEFAULT_PROFILE_NAME)
+    profile.publishing_mode = PublishingProfile.Mode.FULL
+    profile.status = PublishingProfile.Status.INACTIVE
+    profile.scheduling = PublishingProfile.Scheduling.DAILY
+    profile.schedule_hour = 3
+    profile.save()
+    assert "nothing to change" in run()
+    profile.refresh_from_db()
+    assert (profile.publishing_mode, profile.status) == ("full", "inactive")
+    assert (profile.scheduling, profile.schedule_hour) == ("daily", 3)
+    # What ties it to the emulated OCLC side is brought back.
+    profile.collection_id = "7654321"
+    profile.save()
+    assert "profile.collection_id" in run()
+    profile.refresh_from_db()
+    assert profile.collection_id == "1000042" and profile.scheduling == "daily"

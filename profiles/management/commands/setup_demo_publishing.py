@@ -5,7 +5,8 @@ back to the guide's values:
 
 - the S/FTP connection "OCLC Data Sync (emulated)" (Step 2) with the exchange's host key pinned;
 - the profile "Publish bibliographic records (DataSync) to OCLC" (Step 3) with the demo symbol and
-  collection ID, Incremental, Active, Not scheduled;
+  collection ID, Incremental, Active, Not scheduled (mode, status and schedule are set when the
+  profile is created and then left as the librarian sets them);
 - its "WorldCat Metadata API" section, pointing at the emulated OCLC API with the demo WSKey.
 
 Safe to run again: it changes only what differs and audits what it changed. A newcomer can then
@@ -125,22 +126,28 @@ class Command(BaseCommand):
         # Field names only go in the trail: never the password itself.
         _save(connection, changed, created_connection, "ftp.connection", "Demo S/FTP connection")
 
+        # What ties the profile to the emulated OCLC side: brought back on every run.
         wanted_profile = {
-            "description": DEFAULT_PROFILE_DESCRIPTION,
             "oclc_symbol": values["symbol"],
-            "project_number": "",
             "collection_id": str(values["collection_id"]),
-            "publishing_mode": PublishingProfile.Mode.INCREMENTAL,
-            "status": PublishingProfile.Status.ACTIVE,
-            "scheduling": PublishingProfile.Scheduling.NOT_SCHEDULED,
             "ftp_connection": connection,
-            "sub_directory": "",
         }
         profile = PublishingProfile.objects.filter(name=DEFAULT_PROFILE_NAME).first()
         created_profile = profile is None
-        profile = profile or PublishingProfile(name=DEFAULT_PROFILE_NAME)
+        if created_profile:
+            # The guide's Step 3 choices, set once: a restarted demo (bin/start runs this at
+            # every start) keeps the mode, status and schedule the librarian chose since.
+            profile = PublishingProfile(
+                name=DEFAULT_PROFILE_NAME,
+                description=DEFAULT_PROFILE_DESCRIPTION,
+                project_number="",
+                publishing_mode=PublishingProfile.Mode.INCREMENTAL,
+                status=PublishingProfile.Status.ACTIVE,
+                scheduling=PublishingProfile.Scheduling.NOT_SCHEDULED,
+                sub_directory="",
+            )
         profile_changes = _update(profile, wanted_profile)
-        # Saving a profile also syncs (here: removes) its schedule.
+        # Saving a profile also syncs its schedule (django-q2).
         _save(profile, profile_changes, created_profile, "profiles.profile", "Demo profile")
         api_changes = self.apply_api(profile, values)
         changes = (
