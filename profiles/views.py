@@ -272,6 +272,8 @@ def job_detail(request, pk: int):
     reasons = (
         JobRecord.objects.filter(job=job)
         .exclude(reason="")
+        # "Not published (record content did not change)" is its own outcome: counted above.
+        .exclude(reason=JobRecord.Reason.UNCHANGED)
         .values("outcome", "reason")
         .annotate(n=Count("id"))
         .order_by("outcome", "reason")

@@ -322,6 +322,17 @@ def test_job_detail_shows_files_stages_reasons_and_searches_outcomes(client, sup
     assert job_file.name in html and "Size verified" in html and "Finalizing" in html
     assert "Publish holdings only: not handled by this profile" in html
     assert "not-shown-anywhere-4711" not in html
+    # An unchanged record is its own outcome (in the counts), not repeated as a reason.
+    JobRecord.objects.create(
+        job=job,
+        bib_id=9,
+        mms_id=mms_id_for(9),
+        outcome=JobRecord.Outcome.UNCHANGED,
+        reason=JobRecord.Reason.UNCHANGED,
+    )
+    html = client.get(url).content.decode()
+    reasons = html[html.index('id="job-reasons"') :].split("</table>")[0]
+    assert "Publish holdings only" in reasons and "did not change" not in reasons
     found = client.get(url, {"mms_id": str(mms_id_for(8))}).content.decode()
     assert str(mms_id_for(8)) in found and str(mms_id_for(7)) not in found
     bad = client.get(url, {"mms_id": "abc"}).content.decode()
