@@ -251,14 +251,9 @@ class OclcNumber(models.Model):
     """One normalised OCLC number of a bib: makes "find by OCLC number" an index lookup."""
 
     # No index of its own on bib: the unique (bib, number) serves lookups by bib. Fewer indexes
-    # is a faster bulk import (every imported bib writes a row here). The key is checked by
-    # the database once per statement, not per row (see Holding.bib).
+    # is a faster bulk import (every imported bib writes a row here).
     bib = models.ForeignKey(
-        Bib,
-        on_delete=models.CASCADE,
-        related_name="oclc_number_rows",
-        db_index=False,
-        db_constraint=False,
+        Bib, on_delete=models.CASCADE, related_name="oclc_number_rows", db_index=False
     )
     number = models.CharField(max_length=16)
 
@@ -280,13 +275,7 @@ class Holding(models.Model):
     """A physical holdings record (library, location, call number) of a bib, with its textual
     holdings statements (MARC 866-868) when it has them: what an LHR sends to OCLC."""
 
-    # The key is checked by the database, but once per statement (records migration 0009's
-    # triggers) rather than by a foreign key's check per row: an import writes a holdings row
-    # and an OCLC-number row per record, and those per-row checks at each chunk's commit cost
-    # PostgreSQL about 8 µs a record while the import waited.
-    bib = models.ForeignKey(
-        Bib, on_delete=models.CASCADE, related_name="holdings", db_constraint=False
-    )
+    bib = models.ForeignKey(Bib, on_delete=models.CASCADE, related_name="holdings")
     library = models.CharField(max_length=50)
     location = models.CharField(max_length=50)
     call_number = models.CharField(max_length=200, blank=True)
