@@ -25,8 +25,10 @@ Prints a table, EXPLAIN plans of the selection queries, and as the last line one
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -307,6 +309,59 @@ def _load() -> str:
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
 
 
+@contextlib.contextmanager
+def bench_environment(prefix: str, *, keep: bool):
+    """(work folder, database name, sshd) for a benchmark, all removed afterwards (the database
+    kept with `keep`): PostgreSQL required; the jobs' files in a throwaway folder; a database of
+    its own, named after DATABASE_URL's with "_bench" so the test suite can run beside it; a
+    throwaway OpenSSH server. Call _setup_django() first."""
+    from django.conf import settings
+    from django.db import connection
+
+    from tests.servers import start_sshd
+
+    if connection.vendor != "postgresql":
+        raise SystemExit("The benchmark needs PostgreSQL: set DATABASE_URL=postgres://...")
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    settings.PUBLISH_DIR = work / "published"
+    os.environ["PUBLISH_DIR"] = str(settings.PUBLISH_DIR)
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = (
+        f"{connection.settings_dict['NAME']}_bench"
+    )
+    db_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    os.environ["BENCH_DB_NAME"] = db_name
+    sshd = start_sshd()
+    try:
+        yield work, db_name, sshd
+    finally:
+        sshd.remove()
+        if not keep:
+            connection.creation.destroy_test_db(db_name, verbosity=0)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def bench_profile(sshd, name: str, folder: str, **fields):
+    """An active Full profile (symbol BENCH) delivering to `folder` of the bench's sshd."""
+    from ftp.models import SftpConnection
+    from profiles.models import PublishingProfile
+
+    ftp = SftpConnection.objects.create(
+        name=name,
+        server=sshd.host,
+        port=sshd.port,
+        sub_directory=folder,
+        username=sshd.username,
+        password=sshd.password,
+        host_key_type="ssh-ed25519",
+        host_key_sha256=sshd.host_key_sha256(),
+        min_files=0,
+    )
+    values = {"oclc_symbol": "BENCH", "collection_id": "1234567", "publishing_mode": "full"}
+    return PublishingProfile.objects.create(
+        name=name, status="active", ftp_connection=ftp, **{**values, **fields}
+    )
+
+
 def _mb(value: float | None) -> str:
     return "n/a (PostgreSQL not on this machine)" if value is None else f"{value:.0f} MB"
 
@@ -325,55 +380,17 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     _setup_django()
-    import shutil
-
-    from django.conf import settings
-    from django.db import connection
-
     from bench import floor
     from bench.catalogue import change_day, generate
-    from ftp.models import SftpConnection
-    from profiles.models import PublishingProfile
-    from tests.servers import start_sshd
 
-    if connection.vendor != "postgresql":
-        raise SystemExit("The benchmark needs PostgreSQL: set DATABASE_URL=postgres://...")
-    work = Path(tempfile.mkdtemp(prefix="bench-publish-"))
-    settings.PUBLISH_DIR = work / "published"
-    os.environ["PUBLISH_DIR"] = str(settings.PUBLISH_DIR)
-    # Its own database, named apart from the test suite's so both can run at once.
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = (
-        f"{connection.settings_dict['NAME']}_bench"
-    )
-    db_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-    os.environ["BENCH_DB_NAME"] = db_name
-    sshd = start_sshd()
     remote_dir = "/xfer/metacoll/in/bib"
     rows: list[tuple[str, str]] = [("load average at start (1, 5, 15 min)", _load())]
     loads = []
-    try:
+    with bench_environment("bench-publish-", keep=args.keep) as (work, db_name, sshd):
         started = time.perf_counter()
         generate(args.records)
         rows.append(("generate catalogue", f"{time.perf_counter() - started:.1f} s"))
-        ftp = SftpConnection.objects.create(
-            name="bench",
-            server=sshd.host,
-            port=sshd.port,
-            sub_directory=remote_dir,
-            username=sshd.username,
-            password=sshd.password,
-            host_key_type="ssh-ed25519",
-            host_key_sha256=sshd.host_key_sha256(),
-            min_files=0,
-        )
-        profile = PublishingProfile.objects.create(
-            name="bench",
-            oclc_symbol="BENCH",
-            collection_id="1234567",
-            publishing_mode="full",
-            status="active",
-            ftp_connection=ftp,
-        )
+        profile = bench_profile(sshd, "bench", remote_dir)
 
         def measure_floor() -> dict:
             result = floor.measure(sshd, remote_dir, work / "floor", profile.records_per_file)
@@ -410,11 +427,6 @@ def main(argv: list[str] | None = None) -> None:
         loads.append(_load())
         profile.refresh_from_db()
         plans = explain_plans(profile)
-    finally:
-        sshd.remove()
-        if not args.keep:
-            connection.creation.destroy_test_db(db_name, verbosity=0)
-        shutil.rmtree(work, ignore_errors=True)
 
     report(args, rows, loads, full, floors, worker_rounds, command_rounds, days, plans)
 

@@ -19,10 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 HOLDINGS_PER_BIB = 1.52  # bench.catalogue, measured: 79,652 holdings on 52,632 bibs
@@ -36,57 +33,35 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     args = parser.parse_args(argv)
 
-    from bench.publish import _load, _setup_django, run_job_in_child
+    from bench.publish import (
+        _load,
+        _setup_django,
+        bench_environment,
+        bench_profile,
+        run_job_in_child,
+    )
 
     _setup_django()
-    from django.conf import settings
-    from django.db import connection
-
     from bench.catalogue import generate
-    from ftp.models import SftpConnection
-    from profiles.models import LHR_DIRECTORY, PublishingProfile
+    from profiles.models import LHR_DIRECTORY
     from records.models import Holding
-    from tests.servers import start_sshd
 
-    if connection.vendor != "postgresql":
-        raise SystemExit("The benchmark needs PostgreSQL: set DATABASE_URL=postgres://...")
-    work = Path(tempfile.mkdtemp(prefix="bench-lhr-"))
-    settings.PUBLISH_DIR = work / "published"
-    os.environ["PUBLISH_DIR"] = str(settings.PUBLISH_DIR)
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = (
-        f"{connection.settings_dict['NAME']}_bench"
-    )
-    db_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-    os.environ["BENCH_DB_NAME"] = db_name
-    sshd = start_sshd()
     results = {}
-    try:
+    with bench_environment("bench-lhr-", keep=args.keep) as (_work, db_name, sshd):
         started = time.perf_counter()
         generate(max(1, round(args.holdings / HOLDINGS_PER_BIB)))
         generated_s = time.perf_counter() - started
         holdings = Holding.objects.count()
-        profiles = {}
-        for kind, folder in (("bib", "/xfer/metacoll/in/bib"), ("holdings", LHR_DIRECTORY)):
-            ftp = SftpConnection.objects.create(
-                name=f"bench {kind}",
-                server=sshd.host,
-                port=sshd.port,
-                sub_directory=folder,
-                username=sshd.username,
-                password=sshd.password,
-                host_key_type="ssh-ed25519",
-                host_key_sha256=sshd.host_key_sha256(),
-                min_files=0,
-            )
-            profiles[kind] = PublishingProfile.objects.create(
-                name=f"bench {kind}",
+        profiles = {
+            kind: bench_profile(
+                sshd,
+                f"bench {kind}",
+                folder,
                 record_kind=kind,
-                oclc_symbol="BENCH",
                 collection_id="1234567" if kind == "bib" else "7654321",
-                publishing_mode="full",
-                status="active",
-                ftp_connection=ftp,
             )
+            for kind, folder in (("bib", "/xfer/metacoll/in/bib"), ("holdings", LHR_DIRECTORY))
+        }
         load = _load()
         for kind, profile in profiles.items():
             result = run_job_in_child(profile.pk, "full", db_name)
@@ -95,11 +70,6 @@ def main(argv: list[str] | None = None) -> None:
             results[kind] = result
             for path in sshd.local_path(profile.ftp_connection.sub_directory).glob("*.mrc"):
                 path.unlink()
-    finally:
-        sshd.remove()
-        if not args.keep:
-            connection.creation.destroy_test_db(db_name, verbosity=0)
-        shutil.rmtree(work, ignore_errors=True)
 
     print(f"catalogue: {holdings:,} holdings records ({generated_s:.1f} s to generate)")
     print(f"load average at start (1, 5, 15 min): {load}")
